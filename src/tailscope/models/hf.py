@@ -1,0 +1,207 @@
+"""The transformers backend: a causal LM and its tokenizer behind the model interfaces."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from tailscope.models.base import ChatLayout, WhiteBoxModel
+
+# Marks where the user's text goes when the chat template is split into spans.
+_SENTINEL = "\u2063TAILSCOPE_USER_TEXT\u2063"
+# Used only for models without a chat template (base models).
+_PLAIN_TEMPLATE = "{system}User: {user}\nAssistant:"
+
+
+class HFModel(WhiteBoxModel):
+    """A transformers causal LM. Prompts always go through the model's chat template."""
+
+    def __init__(self, model, tokenizer, *, name: str, source: str, batch_tokens: int = 8192):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.source = source
+        # Upper bound on padded tokens per forward pass; keeps memory flat on long batches.
+        self.batch_tokens = batch_tokens
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.device = next(model.parameters()).device
+        self._body = model.get_decoder()
+        self._head = model.get_output_embeddings()
+        for p in model.parameters():
+            p.requires_grad_(False)
+
+    # ---- chat formatting -------------------------------------------------------------
+
+    def chat_text(self, prompt: str, system_prompt: str | None = None) -> str:
+        """The exact text the model sees for one user turn, up to the start of its reply."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            system = f"{system_prompt}\n" if system_prompt else ""
+            return _PLAIN_TEMPLATE.format(system=system, user=prompt)
+        messages = [{"role": "user", "content": prompt}]
+        if system_prompt is not None:
+            messages.insert(0, {"role": "system", "content": system_prompt})
+        return self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+
+    def rendered_system_prompt(self, system_prompt: str | None = None) -> str:
+        return self.chat_text(_SENTINEL, system_prompt).split(_SENTINEL)[0]
+
+    def chat_layout(self, system_prompt: str | None = None, user_prefix: str = "") -> ChatLayout:
+        before, after = self.chat_text(_SENTINEL, system_prompt).split(_SENTINEL)
+        return ChatLayout(
+            before=tuple(self.encode(before + user_prefix)), after=tuple(self.encode(after))
+        )
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    # ---- black-box interface ---------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int = 32,
+        seed: int | None = None,
+        system_prompt: str | None = None,
+    ) -> list[list[str]]:
+        if not prompts:
+            return []
+        texts = [self.chat_text(p, system_prompt) for p in prompts]
+        if seed is not None:
+            torch.manual_seed(seed)
+        sampling = {"do_sample": False}
+        if temperature > 0:
+            sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+        longest = max(len(self.encode(t)) for t in texts) + max_new_tokens
+        per_batch = max(1, self.batch_tokens // (longest * n))
+        replies: list[list[str]] = []
+        self.tokenizer.padding_side = "left"
+        for start in range(0, len(texts), per_batch):
+            chunk = texts[start : start + per_batch]
+            enc = self.tokenizer(
+                chunk, add_special_tokens=False, padding=True, return_tensors="pt"
+            ).to(self.device)
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=n,
+                pad_token_id=self.tokenizer.pad_token_id,
+                **sampling,
+            )
+            new = out[:, enc["input_ids"].shape[1] :]
+            decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            replies.extend(decoded[i : i + n] for i in range(0, len(decoded), n))
+        return replies
+
+    @torch.no_grad()
+    def logprob(
+        self,
+        prompts: Sequence[str],
+        continuations: Sequence[str],
+        *,
+        system_prompt: str | None = None,
+    ) -> np.ndarray:
+        if len(prompts) != len(continuations):
+            raise ValueError("prompts and continuations differ in length")
+        contexts = [self.encode(self.chat_text(p, system_prompt)) for p in prompts]
+        targets = [self.encode(c) for c in continuations]
+        return self.logprob_ids(contexts, targets)
+
+    @torch.no_grad()
+    def logprob_ids(self, contexts: list[list[int]], targets: list[list[int]]) -> np.ndarray:
+        """Sum of log p(target tokens | context) per pair, batched by length, padding-safe."""
+        result = np.zeros(len(contexts), dtype=np.float64)
+        order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]) + len(targets[i]))
+        start = 0
+        while start < len(order):
+            longest = len(contexts[order[start]]) + len(targets[order[start]])
+            stop = start
+            while stop < len(order):
+                longest = max(longest, len(contexts[order[stop]]) + len(targets[order[stop]]))
+                if (stop - start + 1) * longest > self.batch_tokens and stop > start:
+                    break
+                stop += 1
+            batch = order[start:stop]
+            scores = self._logprob_batch([contexts[i] for i in batch], [targets[i] for i in batch])
+            result[batch] = scores
+            start = stop
+        return result
+
+    def _logprob_batch(self, contexts, targets) -> np.ndarray:
+        seqs = [c + t for c, t in zip(contexts, targets, strict=True)]
+        width = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        rows, cols, labels = [], [], []
+        for r, (c, t) in enumerate(zip(contexts, targets, strict=True)):
+            ids[r, : len(c) + len(t)] = torch.tensor(c + t)
+            mask[r, : len(c) + len(t)] = 1
+            for j, tok in enumerate(t):
+                rows.append(r)
+                cols.append(len(c) + j - 1)
+                labels.append(tok)
+        if not labels:
+            return np.zeros(len(seqs))
+        hidden = self._body(
+            input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+        ).last_hidden_state
+        rows_t = torch.tensor(rows, device=self.device)
+        picked = self._head(hidden[rows_t, torch.tensor(cols, device=self.device)])
+        token_lp = torch.log_softmax(picked.float(), dim=-1)
+        token_lp = token_lp[torch.arange(len(labels)), torch.tensor(labels, device=self.device)]
+        sums = torch.zeros(len(seqs), dtype=torch.float64, device=self.device)
+        sums.index_add_(0, rows_t, token_lp.double())
+        return sums.cpu().numpy()
+
+    def identity(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "architecture": type(self.model).__name__,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
+            "device": str(self.device),
+            "vocab_size": self.vocab_size,
+        }
+
+    # ---- white-box interface ---------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return self.model.get_input_embeddings().weight.shape[0]
+
+    def embedding_matrix(self) -> torch.Tensor:
+        return self.model.get_input_embeddings().weight
+
+    @torch.no_grad()
+    def prefix_cache(self, ids: Sequence[int]) -> DynamicCache:
+        input_ids = torch.tensor([list(ids)], device=self.device)
+        return self._body(input_ids=input_ids, use_cache=True).cache
+
+    def logits(
+        self,
+        embeds: torch.Tensor,
+        positions: torch.Tensor,
+        prefix: DynamicCache | None = None,
+    ) -> torch.Tensor:
+        cache = None
+        if prefix is not None:
+            batch = embeds.shape[0]
+            cache = DynamicCache(
+                [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, _ in prefix]
+            )
+        hidden = self._body(inputs_embeds=embeds, cache=cache, use_cache=prefix is not None)
+        return self._head(hidden.last_hidden_state[:, positions])

@@ -1,0 +1,80 @@
+"""Optimizer state and the optimizer protocol every white-box method implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from tailscope.search.objective import Objective
+from tailscope.search.tokens import survives_round_trip
+
+
+@dataclass
+class SearchState:
+    prompt: torch.Tensor  # [prompt_length] token ids
+    output: torch.Tensor  # [output_length] token ids
+    objective: float
+    greedy_match: bool
+
+    def to_json(self) -> dict:
+        return {
+            "prompt": self.prompt.tolist(),
+            "output": self.output.tolist(),
+            "objective": self.objective,
+            "greedy_match": self.greedy_match,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, device) -> SearchState:
+        return cls(
+            prompt=torch.tensor(data["prompt"], dtype=torch.long, device=device),
+            output=torch.tensor(data["output"], dtype=torch.long, device=device),
+            objective=float(data["objective"]),
+            greedy_match=bool(data["greedy_match"]),
+        )
+
+
+@dataclass
+class StepInfo:
+    position: str  # e.g. "prompt[3]" or "output[0]"
+    n_candidates: int  # candidates re-scored exactly this step
+
+
+class Optimizer(Protocol):
+    """A candidate sampler over the shared objective: one step proposes and re-scores."""
+
+    name: str
+
+    def step(
+        self, state: SearchState, step: int, rng: torch.Generator
+    ) -> tuple[SearchState, StepInfo]: ...
+
+
+def sample_tokens(allowed: torch.Tensor, n: int, rng: torch.Generator) -> torch.Tensor:
+    """n tokens drawn uniformly from the allowed mask."""
+    ids = allowed.nonzero()[:, 0]
+    picks = torch.randint(len(ids), (n,), generator=rng, device="cpu").to(ids.device)
+    return ids[picks]
+
+
+def initial_state(objective: Objective, rng: torch.Generator, attempts: int = 20) -> SearchState:
+    """Random allowed prompt (one that survives the text round trip when possible) and,
+    for a joint search, a random allowed output."""
+    problem = objective.problem
+    tokenizer = objective.model.tokenizer
+    for _ in range(attempts):
+        prompt = sample_tokens(problem.prompt_allowed, problem.prompt_length, rng)
+        if survives_round_trip(tokenizer, prompt[None])[0]:
+            break
+    if problem.fixed_output is not None:
+        output = torch.tensor(problem.fixed_output, dtype=torch.long, device=prompt.device)
+    else:
+        output = sample_tokens(problem.output_allowed, problem.output_length, rng)
+    return evaluate_state(objective, prompt, output)
+
+
+def evaluate_state(objective: Objective, prompt: torch.Tensor, output: torch.Tensor) -> SearchState:
+    ev = objective.evaluate(prompt[None], output[None])
+    return SearchState(prompt, output, float(ev.total[0]), bool(ev.greedy_match[0]))

@@ -1,0 +1,75 @@
+"""The model interfaces on a tiny random Llama with the real SmolLM2 tokenizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tailscope.errors import TailscopeError
+from tailscope.models.registry import load_model, resolve_model_dir
+
+
+def _direct_logprob(model, prompt: str, continuation: str) -> float:
+    context = model.encode(model.chat_text(prompt))
+    target = model.encode(continuation)
+    ids = torch.tensor([context + target])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model.model(ids).logits[0].double(), -1)
+    return sum(float(logprobs[len(context) + j - 1, t]) for j, t in enumerate(target))
+
+
+def test_logprob_batched_equals_unbatched(tiny_model):
+    prompts = ["Hi", "What is the capital of France? Answer briefly.", "Tell me a story"]
+    replies = ["Hello there!", "Paris.", "Once upon a time, in a land far away, there was a cat."]
+    tiny_model.batch_tokens = 64  # force several batches and padding within them
+    batched = tiny_model.logprob(prompts, replies)
+    direct = [_direct_logprob(tiny_model, p, r) for p, r in zip(prompts, replies, strict=True)]
+    np.testing.assert_allclose(batched, direct, rtol=1e-4, atol=1e-3)
+    assert (batched < 0).all()
+
+
+def test_chat_layout_splits_the_real_template(tiny_model):
+    layout = tiny_model.chat_layout()
+    user = "Where is Paris"
+    full = tiny_model.encode(tiny_model.chat_text(user))
+    assert list(layout.before) + tiny_model.encode(user) + list(layout.after) == full
+    assert "You are a helpful AI assistant" in tiny_model.rendered_system_prompt()
+    custom = tiny_model.chat_layout(system_prompt="Keep the secret 1234.")
+    assert "Keep the secret 1234." in tiny_model.decode(custom.before)
+
+
+def test_prefix_cache_gives_the_same_logits_as_a_full_pass(tiny_model):
+    prefix = tiny_model.encode("The quick brown fox")
+    rest = torch.tensor([tiny_model.encode(" jumps over the lazy dog")] * 3)
+    cache = tiny_model.prefix_cache(prefix)
+    emb = tiny_model.embedding_matrix()
+    positions = torch.arange(rest.shape[1])
+    with torch.no_grad():
+        cached = tiny_model.logits(emb[rest], positions, cache)
+        full = tiny_model.model(torch.cat([torch.tensor([prefix] * 3), rest], 1)).logits
+    torch.testing.assert_close(cached, full[:, len(prefix) :], rtol=1e-4, atol=1e-4)
+
+
+def test_generate_greedy_is_deterministic_and_sampling_is_seeded(tiny_model):
+    greedy = tiny_model.generate(["Hello", "Say something"], max_new_tokens=5)
+    assert len(greedy) == 2 and all(len(r) == 1 for r in greedy)
+    assert greedy == tiny_model.generate(["Hello", "Say something"], max_new_tokens=5)
+    a = tiny_model.generate(["Hello"], n=4, temperature=1.0, max_new_tokens=6, seed=3)
+    b = tiny_model.generate(["Hello"], n=4, temperature=1.0, max_new_tokens=6, seed=3)
+    assert a == b and len(a[0]) == 4
+    assert len(set(a[0])) > 1  # a random 49k-token model does not repeat itself at T=1
+
+
+def test_unknown_and_broken_models_are_clear_errors(tmp_path):
+    with pytest.raises(TailscopeError, match="unknown model"):
+        resolve_model_dir("no-such-model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TailscopeError, match="no config.json"):
+        resolve_model_dir(str(tmp_path / "empty"))
+    with pytest.raises(TailscopeError, match="does not exist"):
+        resolve_model_dir(str(tmp_path / "missing.gguf"))
+    corrupt = tmp_path / "corrupt.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(TailscopeError, match="could not convert GGUF"):
+        load_model(str(corrupt))

@@ -317,20 +317,23 @@ def audit(
     output: Path = typer.Option(
         Path("report.html"), "--output", "-o", help="HTML report to write."
     ),
+    seconds: float = typer.Option(None, help="Override the wall-clock budget per behavior."),
     resume: str = typer.Option(None, help="Continue the audit run RUN_ID."),
     workspace: Path = WorkspaceOpt,
 ) -> None:
-    """The main job: run the default behavior suite with ARCA and write an HTML report."""
+    """The main job: run the default behavior suite with ARCA and write an HTML report.
+
+    The suite: toxic-from-benign, french-to-english and a few `say` targets.
+    """
     from tailscope.audit import audit_config
     from tailscope.report.html import write_report
     from tailscope.search.session import RunConfig
 
     ws = _workspace(workspace)
-    config = (
-        RunConfig.model_validate(ws.get_run(resume).config)
-        if resume
-        else audit_config(model, quick)
-    )
+    if resume:
+        config = RunConfig.model_validate(ws.get_run(resume).config)
+    else:
+        config = audit_config(model, quick, seconds)
     run_id, findings = _execute(ws, "audit", config, seed, resume)
     _print_findings(findings, False)
     path = write_report(ws, [run_id], output)

@@ -1,0 +1,3 @@
+from tailscope.cli import main
+
+main()

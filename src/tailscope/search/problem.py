@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 # Keeps log(score) finite for tokens a detector scores 0 or 1.
 _LOG_FLOOR = 1e-4
+# Longest optimized prompt or output, in tokens.
+MAX_LENGTH = 64
 
 
 @dataclass
@@ -122,13 +124,11 @@ def build_problem(
     )
 
 
-_MAX_LENGTH = 64
-
 
 def _check_lengths(model, layout: ChatLayout, prompt_length: int, output_length: int) -> None:
     for label, value in (("prompt length", prompt_length), ("output length", output_length)):
-        if not 1 <= value <= _MAX_LENGTH:
-            raise TailscopeError(f"{label} {value} is out of range: use 1 to {_MAX_LENGTH} tokens")
+        if not 1 <= value <= MAX_LENGTH:
+            raise TailscopeError(f"{label} {value} is out of range: use 1 to {MAX_LENGTH} tokens")
     context = getattr(model.model.config, "max_position_embeddings", None)
     total = len(layout.before) + prompt_length + len(layout.after) + output_length
     if context is not None and total > context:

@@ -20,7 +20,7 @@ from tailscope.errors import TailscopeError
 from tailscope.models.hf import HFModel
 from tailscope.search.methods import make_optimizer, validate_method_options
 from tailscope.search.objective import Objective
-from tailscope.search.problem import build_problem
+from tailscope.search.problem import MAX_LENGTH, build_problem
 from tailscope.search.runner import Budget, RestartOutcome, run_restart
 from tailscope.search.runner import Progress as RestartProgress
 from tailscope.search.state import SearchState, initial_state
@@ -68,6 +68,11 @@ class SearchSettings(BaseModel):
             raise TailscopeError(f"--steps must be at least 1, got {self.max_steps}")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise TailscopeError(f"--seconds must be positive, got {self.max_seconds}")
+        for label, value in (("prompt", self.prompt_length), ("output", self.output_length)):
+            if value is not None and not 1 <= value <= MAX_LENGTH:
+                raise TailscopeError(
+                    f"{label} length {value} is out of range: use 1 to {MAX_LENGTH} tokens"
+                )
         validate_method_options(self.method, self.method_options)
 
 
@@ -82,12 +87,13 @@ class RunConfig(BaseModel):
 class Unit:
     key: str
     behavior_index: int
+    behavior_label: str
     restart: int
 
 
 def units_of(config: RunConfig) -> list[Unit]:
     return [
-        Unit(f"{b}:{ref.label()}/restart{r}", b, r)
+        Unit(f"{b}:{ref.label()}/restart{r}", b, ref.label(), r)
         for b, ref in enumerate(config.behaviors)
         for r in range(config.settings.restarts)
     ]
@@ -208,6 +214,7 @@ def _finding(model, behavior, objective, settings, unit, outcome: RestartOutcome
     problem = objective.problem
     return {
         "behavior": behavior.name,
+        "behavior_label": unit.behavior_label,
         "method": settings.method,
         "prompt": v.prompt,
         "user_text": problem.user_prefix + v.prompt,

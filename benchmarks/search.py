@@ -44,7 +44,9 @@ def run_method(model, method: str, seconds: float, seed: int, workspace: Workspa
             behaviors=refs,
             settings=SearchSettings(method=method, max_steps=None, max_seconds=seconds),
         )
-        run_id = workspace.create_run("benchmark", config.model_dump(mode="json"), seed, model.identity())
+        run_id = workspace.create_run(
+            "benchmark", config.model_dump(mode="json"), seed, model.identity()
+        )
         for finding in execute_run(workspace, run_id, model):
             rows.append({"set": set_name, "method": method, "seed": seed, **finding})
     return rows
@@ -77,20 +79,26 @@ def summarize(rows: list[dict]) -> list[dict]:
 
 def markdown(table: list[dict]) -> str:
     lines = [
-        "| target set | method | successes | median time-to-success (s) | steps/s | fwd tok/s | bwd tok/s |",
+        "| target set | method | successes | median time-to-success (s) | steps/s "
+        "| fwd tok/s | bwd tok/s |",
         "|---|---|---|---|---|---|---|",
     ]
     for t in table:
-        median = "—" if t["median_time_to_success_s"] is None else f"{t['median_time_to_success_s']:.1f}"
+        median = (
+            "—" if t["median_time_to_success_s"] is None else f"{t['median_time_to_success_s']:.1f}"
+        )
         lines.append(
             f"| {t['set']} | {t['method']} | {t['successes']}/{t['targets']} | {median} | "
-            f"{t['steps_per_s']:.2f} | {t['forward_tokens_per_s']:.0f} | {t['backward_tokens_per_s']:.0f} |"
+            f"{t['steps_per_s']:.2f} | {t['forward_tokens_per_s']:.0f} | "
+            f"{t['backward_tokens_per_s']:.0f} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--methods", nargs="+", default=["arca"])
     parser.add_argument("--seconds", type=float, default=60.0, help="wall-clock budget per target")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -116,8 +124,21 @@ def main() -> None:
         "seeds": args.seeds,
         "summary": table,
         "findings": [
-            {k: r[k] for k in ("set", "method", "seed", "behavior", "prompt", "output", "success",
-                                "success_s", "steps", "elapsed_s")}
+            {
+                k: r[k]
+                for k in (
+                    "set",
+                    "method",
+                    "seed",
+                    "behavior",
+                    "prompt",
+                    "output",
+                    "success",
+                    "success_s",
+                    "steps",
+                    "elapsed_s",
+                )
+            }
             for r in rows
         ],
     }

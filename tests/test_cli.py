@@ -57,11 +57,26 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):
         (["search", "-b", str(bad_yaml), "-m", tiny], ["bad.yaml"]),
         (["search", "-b", str(tmp_path / "missing.yaml"), "-m", tiny], ["missing.yaml"]),
         (["search", "-b", "say", "-p", "target=", "-m", tiny], ["target"]),
-        (["search", "-b", "say", "-p", "target=hi", "-m", tiny, "--prompt-length", "0"], ["prompt length"]),
-        (["search", "-b", "say", "-p", "target=hi", "-m", tiny, "--prompt-length", "100000"], ["prompt length"]),
-        (["search", "-b", "say", "-p", "target=hi", "-m", tiny, "--method", "nope"], ["unknown method"]),
-        (["search", "-b", "say", "-p", "target=hi", "-m", tiny, "-o", "bogus=1"], ["unknown option"]),
-        (["search", "-b", "say", "-p", "target=hi", "-m", str(tmp_path / "m.gguf")], ["does not exist"]),
+        (
+            ["search", "-b", "say", "-p", "target=hi", "-m", tiny, "--prompt-length", "0"],
+            ["prompt length"],
+        ),
+        (
+            ["search", "-b", "say", "-p", "target=hi", "-m", tiny, "--prompt-length", "100000"],
+            ["prompt length"],
+        ),
+        (
+            ["search", "-b", "say", "-p", "target=hi", "-m", tiny, "--method", "nope"],
+            ["unknown method"],
+        ),
+        (
+            ["search", "-b", "say", "-p", "target=hi", "-m", tiny, "-o", "bogus=1"],
+            ["unknown option"],
+        ),
+        (
+            ["search", "-b", "say", "-p", "target=hi", "-m", str(tmp_path / "m.gguf")],
+            ["does not exist"],
+        ),
         (["search", "--resume", "r-nope"], ["r-nope"]),
         (["show", "r-nope"], ["r-nope"]),
     ]
@@ -87,8 +102,24 @@ def _completed_units(ws: Path) -> int:
 def test_killed_search_resumes_without_redoing_or_losing_work(tmp_path, tiny_model_dir):
     ws = tmp_path / "ws"
     env = {**os.environ, "TAILSCOPE_WORKSPACE": str(ws)}
-    args = [sys.executable, "-m", "tailscope", "search", "-b", "say", "-p", "target=I hate you",
-            "-m", str(tiny_model_dir), "--restarts", "3", "--steps", "400", "--seed", "7"]
+    args = [
+        sys.executable,
+        "-m",
+        "tailscope",
+        "search",
+        "-b",
+        "say",
+        "-p",
+        "target=I hate you",
+        "-m",
+        str(tiny_model_dir),
+        "--restarts",
+        "3",
+        "--steps",
+        "400",
+        "--seed",
+        "7",
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while _completed_units(ws) < 1 and time.time() < deadline:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 
 def cache_dir() -> Path:
-    """User cache directory: $TAILSCOPE_CACHE, else $XDG_CACHE_HOME/tailscope, else ~/.cache/tailscope."""
+    """User cache: $TAILSCOPE_CACHE, else $XDG_CACHE_HOME/tailscope, else ~/.cache/tailscope."""
     if env := os.environ.get("TAILSCOPE_CACHE"):
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

@@ -131,11 +131,13 @@ def load_model(spec: str = DEFAULT_MODEL, device: str | None = None):
     """Load a model by registry name, transformers directory or .gguf path."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
     from tailscope.models.hf import HFModel
 
     model_dir, name = resolve_model_dir(spec)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    transformers_logging.disable_progress_bar()  # the CLI shows its own status
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

@@ -69,7 +69,8 @@ def build_problem(
     allow_non_ascii: bool = False,
     system_prompt: str | None = None,
 ) -> SearchProblem:
-    prompt_length = prompt_length or behavior.prompt_length
+    if prompt_length is None:
+        prompt_length = behavior.prompt_length
     system_prompt = system_prompt if system_prompt is not None else behavior.system_prompt
     layout = model.chat_layout(system_prompt, behavior.prompt_prefix)
     vocab = model.vocab_size
@@ -84,7 +85,7 @@ def build_problem(
             )
         output_length = len(fixed_output)
     else:
-        output_length = output_length or behavior.output_length
+        output_length = behavior.output_length if output_length is None else output_length
     _check_lengths(model, layout, prompt_length, output_length)
 
     forbidden_texts = list(behavior.forbid_in_prompt)
@@ -122,7 +123,6 @@ def build_problem(
         system_prompt=system_prompt,
         user_prefix=behavior.prompt_prefix,
     )
-
 
 
 def _check_lengths(model, layout: ChatLayout, prompt_length: int, output_length: int) -> None:

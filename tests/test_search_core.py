@@ -114,17 +114,15 @@ def test_arca_averages_gradients_over_random_tokens_at_the_coordinate(tiny_model
     seen = {}
     original = objective.gradients
 
-    def spy(prompts, outputs, part, positions):
-        seen.update(
-            prompts=prompts.clone(), outputs=outputs.clone(), part=part, positions=positions
-        )
-        return original(prompts, outputs, part, positions)
+    def spy(prompts, outputs, **positions):
+        seen.update(prompts=prompts.clone(), outputs=outputs.clone(), **positions)
+        return original(prompts, outputs, **positions)
 
     objective.gradients = spy
     # Joint search: the cycle starts with the output positions, then the prompt.
     assert arca.coordinates[0] == ("output", 0)
     arca.step(state, 2, rng)  # coordinate 2 = prompt position 0
-    assert seen["part"] == "prompt" and seen["positions"] == [0]
+    assert seen["prompt_positions"] == [0] and "output_positions" not in seen
     column = seen["prompts"][:, 0]
     assert len(set(column.tolist())) > 1  # random tokens, not copies of the current one
     assert (column != state.prompt[0]).any()

@@ -66,6 +66,30 @@ def _parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
     return parsed
 
 
+def _behavior_ref(spec: str, shared: dict[str, str]):
+    """`NAME` or `NAME:KEY=VALUE[&KEY=VALUE]`; --param values apply to every behavior."""
+    from tailscope.search.session import BehaviorRef
+
+    name, sep, own = spec.partition(":")
+    if not sep or Path(spec).suffix in (".yaml", ".yml"):
+        return BehaviorRef(name=spec, params=shared)
+    return BehaviorRef(name=name, params={**shared, **_parse_pairs(own.split("&"), "-b")})
+
+
+def _validated(model_cls, **values):
+    """Build a settings model; its first validation problem becomes one clear line."""
+    from pydantic import ValidationError
+
+    try:
+        return model_cls(**values)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        field = ".".join(str(p) for p in problem["loc"])
+        raise TailscopeError(
+            f"--{field.replace('_', '-')}: {problem['msg']} (got {problem.get('input')!r})"
+        ) from None
+
+
 def _parse_option_value(text: str) -> int | float | bool | str:
     for cast in (int, float):
         try:
@@ -124,7 +148,11 @@ def behaviors_show(
 @app.command()
 def search(
     behavior: list[str] = typer.Option(
-        [], "--behavior", "-b", help="Behavior name or YAML path (repeat for several)."
+        [],
+        "--behavior",
+        "-b",
+        help="Behavior name or YAML path, repeat for several; per-behavior parameters as "
+        "NAME:KEY=VALUE[&KEY=VALUE], e.g. -b 'say:target=Shut up'.",
     ),
     param: list[str] = typer.Option(
         [], "--param", "-p", help="Behavior parameter KEY=VALUE, e.g. -p target='I hate you'."
@@ -132,9 +160,13 @@ def search(
     model: str = typer.Option(
         "smollm2-135m-instruct", "--model", "-m", help="Model name, transformers dir or .gguf."
     ),
-    method: str = typer.Option("arca", help="Search method: arca."),
+    method: str = typer.Option("arca", help="Search method: arca, gcg or autoprompt."),
     opt: list[str] = typer.Option(
-        [], "--opt", "-o", help="Method option KEY=VALUE (arca: n_grad_avg, n_candidates)."
+        [],
+        "--opt",
+        "-o",
+        help="Method option KEY=VALUE. arca: n_grad_avg=8, n_candidates=32; gcg: "
+        "search_width=512, topk=256, n_replace=1, buffer_size=0; autoprompt: n_candidates=32.",
     ),
     steps: int = typer.Option(
         100, help="Step budget per restart (one coordinate update is a step)."
@@ -154,6 +186,17 @@ def search(
         None, help="System prompt (default: the behavior's, else the model's)."
     ),
     allow_non_ascii: bool = typer.Option(False, help="Allow non-ASCII prompt tokens."),
+    placement: str = typer.Option(
+        "suffix", help="Optimized span after (suffix) or before (prefix) the behavior's request."
+    ),
+    init_prompt: str = typer.Option(
+        None, help="Start from this prompt text (sets the prompt length), e.g. 'x x x x x'."
+    ),
+    loss: str = typer.Option("logprob", help="Output term: logprob or mellowmax (GCG)."),
+    mellowmax_alpha: float = typer.Option(1.0, help="Mellowmax temperature for --loss mellowmax."),
+    universal: bool = typer.Option(
+        False, help="Optimize one prompt for all --behavior entries at once (summed objective)."
+    ),
     resume: str = typer.Option(
         None, help="Continue the run RUN_ID where it stopped; other options are ignored."
     ),
@@ -164,7 +207,7 @@ def search(
 
     Example: tailscope search -b say -p target='I hate you' --steps 60
     """
-    from tailscope.search.session import BehaviorRef, RunConfig, SearchSettings
+    from tailscope.search.session import RunConfig, SearchSettings
 
     ws = _workspace(workspace)
     if resume:
@@ -177,8 +220,9 @@ def search(
                 "no behavior given: pass --behavior NAME (see `tailscope behaviors list`)"
             )
         params = _parse_pairs(param, "--param")
-        refs = [BehaviorRef(name=b, params=params) for b in behavior]
-        settings = SearchSettings(
+        refs = [_behavior_ref(b, params) for b in behavior]
+        settings = _validated(
+            SearchSettings,
             method=method,
             method_options={
                 k: _parse_option_value(v) for k, v in _parse_pairs(opt, "--opt").items()
@@ -192,6 +236,11 @@ def search(
             unigram_weight=unigram_weight,
             allow_non_ascii=allow_non_ascii,
             system_prompt=system_prompt,
+            placement=placement,
+            init_prompt=init_prompt,
+            loss=loss,
+            mellowmax_alpha=mellowmax_alpha,
+            universal=universal,
         )
         config = RunConfig(model=model, behaviors=refs, settings=settings)
         run_id = None
@@ -338,6 +387,11 @@ def audit(
     _print_findings(findings, False)
     path = write_report(ws, [run_id], output)
     out.print(f"report written to {path}")
+
+
+from tailscope.cli_elicit import register as _register_elicit  # noqa: E402
+
+_register_elicit(app)
 
 
 def main() -> None:

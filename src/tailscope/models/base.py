@@ -71,8 +71,11 @@ class WhiteBoxModel(LanguageModel):
     device: torch.device
 
     @abstractmethod
-    def chat_layout(self, system_prompt: str | None = None, user_prefix: str = "") -> ChatLayout:
-        """Split the chat template around the optimized user text (after a fixed prefix)."""
+    def chat_layout(
+        self, system_prompt: str | None = None, user_prefix: str = "", user_suffix: str = ""
+    ) -> ChatLayout:
+        """Split the chat template around the optimized user text, which may sit between
+        fixed user text before (`user_prefix`) and after it (`user_suffix`)."""
 
     @abstractmethod
     def embedding_matrix(self) -> torch.Tensor:

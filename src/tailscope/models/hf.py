@@ -51,10 +51,13 @@ class HFModel(WhiteBoxModel):
     def rendered_system_prompt(self, system_prompt: str | None = None) -> str:
         return self.chat_text(_SENTINEL, system_prompt).split(_SENTINEL)[0]
 
-    def chat_layout(self, system_prompt: str | None = None, user_prefix: str = "") -> ChatLayout:
+    def chat_layout(
+        self, system_prompt: str | None = None, user_prefix: str = "", user_suffix: str = ""
+    ) -> ChatLayout:
         before, after = self.chat_text(_SENTINEL, system_prompt).split(_SENTINEL)
         return ChatLayout(
-            before=tuple(self.encode(before + user_prefix)), after=tuple(self.encode(after))
+            before=tuple(self.encode(before + user_prefix)),
+            after=tuple(self.encode(user_suffix + after)),
         )
 
     def encode(self, text: str) -> list[int]:

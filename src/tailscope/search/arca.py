@@ -1,25 +1,22 @@
-"""ARCA: Autoregressive Randomized Coordinate Ascent (Jones et al., ICML 2023).
+"""Coordinate ascent: ARCA (Jones et al., ICML 2023) and AutoPrompt (Shin et al., 2020).
 
-Cyclic coordinate ascent over the output tokens (joint search) and the prompt tokens.
-For one coordinate every vocabulary token gets an approximate score:
+Both update one token per step, cycling over the output tokens (joint search) and the
+prompt tokens, and re-score their top `n_candidates` exactly in one batched pass, keeping
+the current token if none is better. They differ only in how candidates are ranked:
 
-- the exact autoregressive term at that position (log p(v | left context), for output
-  positions and, with a naturalness penalty, prompt positions),
-- a first-order estimate of how v changes every later term, averaged over `n_grad_avg`
-  sequences holding *random* tokens at the coordinate (not the current token: the
-  average makes the linearisation less local, which is ARCA's main difference from
-  AutoPrompt),
-- the exact unigram terms of the behavior's detectors.
-
-The top `n_candidates` are then re-scored exactly in one batched pass and the best one,
-or the current token if none is better, is kept.
+- ARCA: the exact autoregressive term at the position (log p(v | left context), for
+  output positions and, with a naturalness penalty, prompt positions), plus a first-order
+  estimate of every later term averaged over `n_grad_avg` sequences holding *random*
+  tokens at the coordinate, plus the exact unigram terms.
+- AutoPrompt: the first-order estimate at the *current* token only (plus unigram terms,
+  whose one-hot gradient they are).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 
 from tailscope.search.objective import Objective
 from tailscope.search.state import SearchState, StepInfo, sample_tokens
@@ -28,16 +25,22 @@ from tailscope.search.tokens import survives_round_trip
 
 @dataclass
 class ArcaConfig:
-    n_grad_avg: int = 8
-    n_candidates: int = 32
+    n_grad_avg: int = Field(8, ge=1)
+    n_candidates: int = Field(32, ge=1)
 
 
-class Arca:
-    name = "arca"
+@dataclass
+class AutoPromptConfig:
+    n_candidates: int = Field(32, ge=1)
 
-    def __init__(self, objective: Objective, config: ArcaConfig):
+
+class CoordinateAscent:
+    def __init__(self, objective: Objective, n_candidates: int, n_grad_avg: int | None):
+        """`n_grad_avg` random tokens for ARCA's averaged gradient; None = AutoPrompt's
+        gradient at the current token without the exact autoregressive term."""
         self.objective = objective
-        self.config = config
+        self.n_candidates = n_candidates
+        self.n_grad_avg = n_grad_avg
         problem = objective.problem
         outputs = [] if problem.fixed_output is not None else range(problem.output_length)
         self.coordinates = [("output", j) for j in outputs] + [
@@ -50,18 +53,12 @@ class Arca:
         part, pos = self.coordinates[step % len(self.coordinates)]
         problem = self.objective.problem
         allowed = problem.prompt_allowed if part == "prompt" else problem.output_allowed
-        unigram = problem.prompt_unigram if part == "prompt" else problem.output_unigram
-
-        k = self.config.n_grad_avg
-        prompts, outputs = state.prompt.repeat(k, 1), state.output.repeat(k, 1)
-        varied = prompts if part == "prompt" else outputs
-        varied[:, pos] = sample_tokens(allowed, k, rng)
-        grads = self.objective.gradients(prompts, outputs, part, [pos])
-        scores = grads.vocab_scores[:, 0].mean(0) + grads.next_token_terms[0, 0] + unigram
         current = int((state.prompt if part == "prompt" else state.output)[pos])
+
+        scores = self._candidate_scores(state, part, pos, allowed, rng)
         scores = scores.masked_fill(~allowed, float("-inf"))
         scores[current] = float("-inf")
-        n = min(self.config.n_candidates, int(allowed.sum()) - 1)
+        n = min(self.n_candidates, int(allowed.sum()) - 1)
         candidates = scores.topk(n).indices
 
         prompts = state.prompt.repeat(n + 1, 1)
@@ -80,3 +77,29 @@ class Arca:
             greedy_match=bool(ev.greedy_match[best]),
         )
         return new_state, StepInfo(position=f"{part}[{pos}]", n_candidates=prompts.shape[0] - 1)
+
+    def _candidate_scores(self, state, part, pos, allowed, rng) -> torch.Tensor:
+        k = self.n_grad_avg or 1
+        prompts, outputs = state.prompt.repeat(k, 1), state.output.repeat(k, 1)
+        if self.n_grad_avg:
+            (prompts if part == "prompt" else outputs)[:, pos] = sample_tokens(allowed, k, rng)
+        where = {"prompt_positions": [pos]} if part == "prompt" else {"output_positions": [pos]}
+        grads = self.objective.gradients(prompts, outputs, **where)
+        scores = grads.vocab_scores[:, 0].mean(0)
+        if self.n_grad_avg:
+            scores = scores + grads.next_token_terms[0, 0]
+        return scores
+
+
+class Arca(CoordinateAscent):
+    name = "arca"
+
+    def __init__(self, objective: Objective, config: ArcaConfig):
+        super().__init__(objective, config.n_candidates, config.n_grad_avg)
+
+
+class AutoPrompt(CoordinateAscent):
+    name = "autoprompt"
+
+    def __init__(self, objective: Objective, config: AutoPromptConfig):
+        super().__init__(objective, config.n_candidates, None)

@@ -6,14 +6,19 @@ a config dataclass and an optimizer class here, nothing else.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict
+
+from pydantic import ValidationError
 
 from tailscope.errors import TailscopeError
-from tailscope.search.arca import Arca, ArcaConfig
+from tailscope.search.arca import Arca, ArcaConfig, AutoPrompt, AutoPromptConfig
+from tailscope.search.gcg import Gcg, GcgConfig
 from tailscope.search.objective import Objective
 
 METHODS = {
     "arca": (ArcaConfig, Arca, "ARCA coordinate ascent (Jones et al. 2023)"),
+    "gcg": (GcgConfig, Gcg, "Greedy Coordinate Gradient (Zou et al. 2023)"),
+    "autoprompt": (AutoPromptConfig, AutoPrompt, "AutoPrompt (Shin et al. 2020)"),
 }
 
 
@@ -21,19 +26,28 @@ def method_names() -> list[str]:
     return list(METHODS)
 
 
+def method_options(method: str) -> dict[str, object]:
+    """Option name → default, for help texts and docs."""
+    return asdict(METHODS[method][0]())
+
+
 def _config(method: str, options: dict):
     if method not in METHODS:
         raise TailscopeError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-    config_cls = METHODS[method][0]
-    known = {f.name: f for f in fields(config_cls)}
-    for key, value in options.items():
+    known = method_options(method)
+    for key in options:
         if key not in known:
             raise TailscopeError(
                 f"unknown option {key!r} for method {method}: use one of {', '.join(known)}"
             )
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 1:
-            raise TailscopeError(f"option {key} of method {method} must be at least 1, got {value}")
-    return config_cls(**options)
+    try:
+        return METHODS[method][0](**options)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise TailscopeError(
+            f"option {where} of method {method}: {problem['msg']} (got {problem['input']!r})"
+        ) from None
 
 
 def validate_method_options(method: str, options: dict) -> None:
@@ -41,5 +55,4 @@ def validate_method_options(method: str, options: dict) -> None:
 
 
 def make_optimizer(method: str, objective: Objective, options: dict):
-    config_cls, optimizer_cls, _ = METHODS[method]
-    return optimizer_cls(objective, _config(method, options))
+    return METHODS[method][1](objective, _config(method, options))

@@ -11,6 +11,7 @@ candidates only runs the tokens that differ: x, the template between x and o, an
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +34,7 @@ class Evaluation:
 class Gradients:
     """Linearised objective change for placing each vocabulary token at each position."""
 
-    vocab_scores: torch.Tensor  # [B, P, V]
+    vocab_scores: torch.Tensor  # [B, P, V]: one-hot gradient incl. exact unigram terms
     next_token_terms: torch.Tensor  # [B, P, V]: exact weighted log p(token | left context)
 
 
@@ -81,7 +82,14 @@ class Objective:
         n_prompt = lp - 1 if self.problem.lam_perp else 0
         out_lp = logprobs[:, n_prompt:].gather(-1, outputs[..., None])[..., 0]
         output_logprob = out_lp.sum(-1)
-        total = self.problem.lam_logprob * output_logprob
+        if self.problem.output_loss == "mellowmax":
+            # GCG's alternative loss: mellowmax of the negated target logits, per output.
+            target_logits = logits[:, n_prompt:].float().gather(-1, outputs[..., None])[..., 0]
+            alpha, n = self.problem.mellowmax_alpha, target_logits.shape[-1]
+            mellow = (torch.logsumexp(-alpha * target_logits, -1) - math.log(n)) / alpha
+            total = -self.problem.lam_logprob * mellow
+        else:
+            total = self.problem.lam_logprob * output_logprob
         if self.problem.lam_perp:
             prompt_lp = logprobs[:, :n_prompt].gather(-1, prompts[:, 1:, None])[..., 0].sum(-1)
             prompt_lp = prompt_lp + self.first_token_logprobs[prompts[:, 0]]
@@ -95,10 +103,17 @@ class Objective:
     @torch.no_grad()
     def evaluate(self, prompts: torch.Tensor, outputs: torch.Tensor) -> Evaluation:
         """Exact objective for every row, in batches of `batch_size`."""
-        parts = [
-            self._evaluate_batch(prompts[i : i + self.batch_size], outputs[i : i + self.batch_size])
-            for i in range(0, prompts.shape[0], self.batch_size)
-        ]
+        parts, start = [], 0
+        while start < prompts.shape[0]:
+            stop = start + self.batch_size
+            try:
+                parts.append(self._evaluate_batch(prompts[start:stop], outputs[start:stop]))
+            except torch.OutOfMemoryError:
+                if self.batch_size == 1:
+                    raise
+                self.batch_size //= 2  # remembered: later calls start from the size that fits
+                continue
+            start = stop
         names = vars(parts[0]).keys()
         return Evaluation(**{n: torch.cat([getattr(p, n) for p in parts]) for n in names})
 
@@ -116,13 +131,21 @@ class Objective:
         )
 
     def gradients(
-        self, prompts: torch.Tensor, outputs: torch.Tensor, part: str, positions: list[int]
+        self,
+        prompts: torch.Tensor,
+        outputs: torch.Tensor,
+        prompt_positions: list[int] = (),
+        output_positions: list[int] = (),
     ) -> Gradients:
-        """One forward/backward: objective gradients w.r.t. the one-hot tokens at `positions`
-        of `part` ("prompt" or "output"), and exact next-token log-probs there."""
+        """One forward/backward: one-hot token gradients of the objective at the given prompt
+        and output positions (in that order), and the exact weighted next-token terms there.
+
+        The one-hot gradient of the unigram terms is the unigram table itself, so it is
+        added exactly rather than differentiated.
+        """
         ids = self.sequence(prompts, outputs)
-        offset = 0 if part == "prompt" else self.output_start
-        seq_pos = torch.tensor([offset + p for p in positions], device=self.device)
+        seq_pos = [*prompt_positions, *(self.output_start + p for p in output_positions)]
+        seq_pos = torch.tensor(seq_pos, dtype=torch.long, device=self.device)
         embeds = self.embeddings[ids].detach()
         leaf = embeds[:, seq_pos].clone().requires_grad_(True)
         embeds[:, seq_pos] = leaf
@@ -132,10 +155,17 @@ class Objective:
         (grad,) = torch.autograd.grad(total.sum(), leaf)
         self.forward_tokens += ids.numel()
         self.backward_tokens += ids.numel()
-        vocab_scores = grad @ self.embeddings.T  # [B, P, V]
+        p = self.problem
+        unigram = torch.stack(
+            [p.prompt_unigram] * len(prompt_positions) + [p.output_unigram] * len(output_positions)
+        )
+        vocab_scores = grad @ self.embeddings.T + unigram  # [B, P, V]
+        weights = torch.tensor(
+            [p.lam_perp] * len(prompt_positions) + [p.lam_logprob] * len(output_positions),
+            device=self.device,
+        )
         next_terms = self._next_token_terms(logits.detach(), logit_pos, seq_pos, prompts.shape[0])
-        weight = self.problem.lam_perp if part == "prompt" else self.problem.lam_logprob
-        return Gradients(vocab_scores=vocab_scores, next_token_terms=weight * next_terms)
+        return Gradients(vocab_scores=vocab_scores, next_token_terms=weights[:, None] * next_terms)
 
     def _next_token_terms(self, logits, logit_pos, seq_pos, batch) -> torch.Tensor:
         """log p(v | left context) for each requested position; zeros where not computed

@@ -6,12 +6,13 @@ optimizer; it holds no optimizer state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from tailscope.behaviors.spec import MAX_LENGTH
 from tailscope.errors import TailscopeError
 from tailscope.models.base import ChatLayout, WhiteBoxModel
 from tailscope.search.tokens import allowed_tokens
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
 # Keeps log(score) finite for tokens a detector scores 0 or 1.
 _LOG_FLOOR = 1e-4
-# Longest optimized prompt or output, in tokens.
-MAX_LENGTH = 64
 
 
 @dataclass
@@ -37,9 +36,15 @@ class SearchProblem:
     output_unigram: torch.Tensor  # float [vocab], summed over output tokens
     lam_logprob: float = 1.0
     lam_perp: float = 0.0
+    output_loss: str = "logprob"  # or "mellowmax" (GCG)
+    mellowmax_alpha: float = 1.0
     system_prompt: str | None = None
-    user_prefix: str = ""
-    notes: list[str] = field(default_factory=list)
+    user_prefix: str = ""  # fixed user text before the optimized span
+    user_suffix: str = ""  # fixed user text after it
+
+    def user_text(self, prompt: str) -> str:
+        """The whole user turn a person would type for this optimized prompt text."""
+        return self.user_prefix + prompt + self.user_suffix
 
     @property
     def joint(self) -> bool:
@@ -68,11 +73,17 @@ def build_problem(
     lam_perp: float = 0.0,
     allow_non_ascii: bool = False,
     system_prompt: str | None = None,
+    placement: str = "suffix",
+    output_loss: str = "logprob",
+    mellowmax_alpha: float = 1.0,
 ) -> SearchProblem:
+    """The problem for one behavior. `placement` puts the optimized span after ("suffix")
+    or before ("prefix") the behavior's fixed request text in the user turn."""
     if prompt_length is None:
         prompt_length = behavior.prompt_length
     system_prompt = system_prompt if system_prompt is not None else behavior.system_prompt
-    layout = model.chat_layout(system_prompt, behavior.prompt_prefix)
+    user_prefix, user_suffix = _fixed_user_text(behavior.prompt_prefix, placement)
+    layout = model.chat_layout(system_prompt, user_prefix, user_suffix)
     vocab = model.vocab_size
 
     fixed_output = None
@@ -121,7 +132,10 @@ def build_problem(
         lam_logprob=lam_logprob,
         lam_perp=lam_perp,
         system_prompt=system_prompt,
-        user_prefix=behavior.prompt_prefix,
+        user_prefix=user_prefix,
+        user_suffix=user_suffix,
+        output_loss=output_loss,
+        mellowmax_alpha=mellowmax_alpha,
     )
 
 
@@ -136,3 +150,14 @@ def _check_lengths(model, layout: ChatLayout, prompt_length: int, output_length:
             f"the prompt and output ({total} tokens with the chat template) exceed the model's "
             f"context of {context}: use shorter lengths or a shorter system prompt"
         )
+
+
+def _fixed_user_text(request: str, placement: str) -> tuple[str, str]:
+    """Fixed user text before and after the optimized span, joined by one space."""
+    if placement not in ("suffix", "prefix"):
+        raise TailscopeError(f"unknown placement {placement!r}: use suffix or prefix")
+    if not request:
+        return "", ""
+    if placement == "suffix":
+        return (request if request[-1].isspace() else request + " "), ""
+    return "", (request if request[0].isspace() else " " + request)

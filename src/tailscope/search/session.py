@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,7 @@ from tailscope.search.problem import MAX_LENGTH, build_problem
 from tailscope.search.runner import Budget, RestartOutcome, run_restart
 from tailscope.search.runner import Progress as RestartProgress
 from tailscope.search.state import SearchState, initial_state
+from tailscope.search.universal import UniversalObjective, UniversalVerification
 from tailscope.search.verify import verify
 from tailscope.store.workspace import Workspace
 
@@ -58,6 +60,11 @@ class SearchSettings(BaseModel):
     lam_perp: float = 0.0
     allow_non_ascii: bool = False
     system_prompt: str | None = None
+    placement: Literal["suffix", "prefix"] = "suffix"
+    init_prompt: str | None = None
+    loss: Literal["logprob", "mellowmax"] = "logprob"
+    mellowmax_alpha: float = 1.0
+    universal: bool = False  # one prompt for all behaviors (summed objective)
 
     def check(self) -> None:
         if self.restarts < 1:
@@ -92,15 +99,56 @@ class Unit:
 
 
 def units_of(config: RunConfig) -> list[Unit]:
+    restarts = range(config.settings.restarts)
+    if config.settings.universal:
+        return [Unit(f"universal/restart{r}", -1, "universal", r) for r in restarts]
     return [
         Unit(f"{b}:{ref.label()}/restart{r}", b, ref.label(), r)
         for b, ref in enumerate(config.behaviors)
-        for r in range(config.settings.restarts)
+        for r in restarts
     ]
 
 
 def unit_seed(seed: int, unit: Unit) -> int:
     return (seed * 1_000_003 + unit.behavior_index * 10_007 + unit.restart) % (2**63)
+
+
+@dataclass
+class Target:
+    """What one unit optimizes: one behavior, or (universal) several sharing one prompt."""
+
+    model: HFModel
+    behaviors: list[Behavior]
+    labels: list[str]
+    objective: Objective | UniversalObjective
+
+    def verify(self, state: SearchState):
+        if not isinstance(self.objective, UniversalObjective):
+            return verify(self.model, self.behaviors[0], self.objective.problem, state)
+        parts = zip(
+            self.behaviors, self.objective.parts, self.objective.part_states(state), strict=True
+        )
+        return UniversalVerification([verify(self.model, b, o.problem, s) for b, o, s in parts])
+
+    def findings(self, settings: SearchSettings, unit: Unit, outcome: RestartOutcome) -> list[dict]:
+        """One finding per behavior: its own verification of the (shared) prompt."""
+        v, state = outcome.verification, outcome.state
+        if isinstance(self.objective, UniversalObjective):
+            verifications, parts = v.parts, self.objective.parts
+            outputs = self.objective.split(state.output)
+        else:
+            verifications, parts, outputs = [v], [self.objective], [state.output]
+        cost = {
+            "forward_tokens": self.objective.forward_tokens,
+            "backward_tokens": self.objective.backward_tokens,
+        }
+        rows = zip(self.behaviors, self.labels, parts, verifications, outputs, strict=True)
+        return [
+            _finding(self.model, b, label, part.problem, settings, unit, outcome, pv)
+            | {"output_ids": output.tolist()}
+            | cost
+            for b, label, part, pv, output in rows
+        ]
 
 
 def execute_run(workspace: Workspace, run_id: str, model: HFModel, console=None) -> list[dict]:
@@ -111,7 +159,7 @@ def execute_run(workspace: Workspace, run_id: str, model: HFModel, console=None)
     done = workspace.completed_units(run_id)
     units = units_of(config)
     workspace.set_status(run_id, "running")
-    problems: dict[int, Objective] = {}
+    targets: dict[int, Target] = {}
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -124,46 +172,64 @@ def execute_run(workspace: Workspace, run_id: str, model: HFModel, console=None)
         for unit in units:
             if unit.key in done:
                 continue
-            behavior = behaviors[unit.behavior_index]
-            if unit.behavior_index not in problems:
-                problems.clear()  # one objective (and its prefix cache) alive at a time
-                problems[unit.behavior_index] = _objective(model, behavior, config.settings)
-            objective = problems[unit.behavior_index]
+            if unit.behavior_index not in targets:
+                targets.clear()  # one objective (and its prefix caches) alive at a time
+                targets[unit.behavior_index] = _target(model, config, behaviors, unit)
+            target = targets[unit.behavior_index]
             bars.update(current, description=unit.key, completed=0, visible=True)
 
-            def tick(row: dict, _progress, task=current) -> None:
+            def tick(row: dict, task=current) -> None:
                 bars.update(task, completed=row["step"])
 
             outcome, steps = _run_unit(
-                workspace, run_id, unit, objective, behavior, config, run.seed, tick
+                workspace, run_id, unit, target, config.settings, run.seed, tick
             )
-            finding = _finding(model, behavior, objective, config.settings, unit, outcome)
-            workspace.complete_unit(
-                run_id, unit.key, {"success": finding["success"]}, [finding], steps
-            )
-            done[unit.key] = {"success": finding["success"]}
+            findings = target.findings(config.settings, unit, outcome)
+            result = {"success": outcome.verification.success}
+            workspace.complete_unit(run_id, unit.key, result, findings, steps)
+            done[unit.key] = result
             workspace.set_progress(run_id, {"units_done": len(done), "units_total": len(units)})
             bars.update(overall, completed=len(done))
     workspace.set_status(run_id, "completed")
     return workspace.findings(run_id)
 
 
+def _target(model: HFModel, config: RunConfig, behaviors: list[Behavior], unit: Unit) -> Target:
+    settings = config.settings
+    labels = [ref.label() for ref in config.behaviors]
+    if unit.behavior_index >= 0:
+        i = unit.behavior_index
+        return Target(model, [behaviors[i]], [labels[i]], _objective(model, behaviors[i], settings))
+    parts = [_objective(model, b, settings) for b in behaviors]
+    return Target(model, behaviors, labels, UniversalObjective(parts))
+
+
 def _objective(model: HFModel, behavior: Behavior, settings: SearchSettings) -> Objective:
+    prompt_length = settings.prompt_length
+    if settings.init_prompt:
+        prompt_length = len(model.encode(settings.init_prompt))
+        if not 1 <= prompt_length <= MAX_LENGTH:
+            raise TailscopeError(
+                f"--init-prompt is {prompt_length} tokens: give text of 1 to {MAX_LENGTH} tokens"
+            )
     problem = build_problem(
         model,
         behavior,
-        prompt_length=settings.prompt_length,
+        prompt_length=prompt_length,
         output_length=settings.output_length,
         unigram_weight=settings.unigram_weight,
         lam_perp=settings.lam_perp,
         allow_non_ascii=settings.allow_non_ascii,
         system_prompt=settings.system_prompt,
+        placement=settings.placement,
+        output_loss=settings.loss,
+        mellowmax_alpha=settings.mellowmax_alpha,
     )
     return Objective(model, problem)
 
 
-def _run_unit(workspace, run_id, unit, objective, behavior, config, seed, tick):
-    settings = config.settings
+def _run_unit(workspace, run_id, unit: Unit, target: Target, settings, seed: int, tick):
+    objective = target.objective
     optimizer = make_optimizer(settings.method, objective, settings.method_options)
     rng = torch.Generator().manual_seed(unit_seed(seed, unit))
     saved = workspace.load_checkpoint(run_id, unit.key)
@@ -176,14 +242,16 @@ def _run_unit(workspace, run_id, unit, objective, behavior, config, seed, tick):
         )
         steps = saved["steps"]
     else:
-        progress = RestartProgress(state=initial_state(objective, rng))
+        init = settings.init_prompt
+        init_ids = objective.model.encode(init) if init else None
+        progress = RestartProgress(state=initial_state(objective, rng, init_ids))
         steps = []
     last_save = time.monotonic()
 
     def on_step(row: dict, progress: RestartProgress) -> None:
         nonlocal last_save
         steps.append(row)
-        tick(row, progress)
+        tick(row)
         if time.monotonic() - last_save >= CHECKPOINT_INTERVAL_S:
             workspace.save_checkpoint(
                 run_id,
@@ -198,30 +266,22 @@ def _run_unit(workspace, run_id, unit, objective, behavior, config, seed, tick):
             )
             last_save = time.monotonic()
 
-    outcome = run_restart(
-        optimizer,
-        progress,
-        Budget(settings.max_steps, settings.max_seconds),
-        rng,
-        lambda state: verify(objective.model, behavior, objective.problem, state),
-        on_step,
-    )
+    budget = Budget(settings.max_steps, settings.max_seconds)
+    outcome = run_restart(optimizer, progress, budget, rng, target.verify, on_step)
     return outcome, steps
 
 
-def _finding(model, behavior, objective, settings, unit, outcome: RestartOutcome) -> dict:
-    v = outcome.verification
-    problem = objective.problem
+def _finding(model, behavior, label, problem, settings, unit, outcome, v) -> dict:
     return {
         "behavior": behavior.name,
-        "behavior_label": unit.behavior_label,
+        "behavior_label": label,
         "method": settings.method,
+        "universal": settings.universal,
         "prompt": v.prompt,
-        "user_text": problem.user_prefix + v.prompt,
+        "user_text": problem.user_text(v.prompt),
         "output": v.reply,
         "target_output": v.target_output,
         "prompt_ids": outcome.state.prompt.tolist(),
-        "output_ids": outcome.state.output.tolist(),
         "objective": outcome.state.objective,
         "success": v.success,
         "verification": {
@@ -238,6 +298,4 @@ def _finding(model, behavior, objective, settings, unit, outcome: RestartOutcome
         "success_s": None if outcome.success_s is None else round(outcome.success_s, 3),
         "restart": unit.restart,
         "system_prompt": model.rendered_system_prompt(problem.system_prompt),
-        "forward_tokens": objective.forward_tokens,
-        "backward_tokens": objective.backward_tokens,
     }

@@ -59,12 +59,20 @@ def sample_tokens(allowed: torch.Tensor, n: int, rng: torch.Generator) -> torch.
     return ids[picks]
 
 
-def initial_state(objective: Objective, rng: torch.Generator, attempts: int = 20) -> SearchState:
-    """Random allowed prompt (one that survives the text round trip when possible) and,
-    for a joint search, a random allowed output."""
+def initial_state(
+    objective: Objective,
+    rng: torch.Generator,
+    init_prompt: list[int] | None = None,
+    attempts: int = 20,
+) -> SearchState:
+    """The given prompt ids, else a random allowed prompt (one that survives the text
+    round trip when possible); for a joint search, a random allowed output."""
     problem = objective.problem
     tokenizer = objective.model.tokenizer
-    for _ in range(attempts):
+    device = problem.prompt_allowed.device
+    if init_prompt is not None:
+        prompt = torch.tensor(init_prompt, dtype=torch.long, device=device)
+    for _ in range(0 if init_prompt is not None else attempts):
         prompt = sample_tokens(problem.prompt_allowed, problem.prompt_length, rng)
         if survives_round_trip(tokenizer, prompt[None])[0]:
             break

@@ -47,7 +47,7 @@ def verify(
     prompt = model.decode(state.prompt.tolist())
     target = model.decode(state.output.tolist())
     reply = model.generate(
-        [problem.user_prefix + prompt],
+        [problem.user_text(prompt)],
         max_new_tokens=problem.output_length,
         system_prompt=problem.system_prompt,
     )[0][0]

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench bench-setup clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) tailscope-workspace report.html
+
+# nanoGCG, the public GCG reference, pins transformers<=4.47: it gets its own environment.
+bench-setup: $(STAMP)
+	$(PYTHON) -m venv .venv-nanogcg
+	.venv-nanogcg/bin/pip install --quiet torch==2.13.0 nanogcg==0.3.0 transformers==4.47.1

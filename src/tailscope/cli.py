@@ -251,13 +251,17 @@ def search(
 def _execute(ws, kind: str, config, seed: int, run_id: str | None) -> tuple[str, list[dict]]:
     """Validate everything, create (or reopen) the run, execute it, handle Ctrl-C."""
     from tailscope.models.registry import load_model
-    from tailscope.search.session import execute_run
+    from tailscope.search.session import check_run, execute_run
 
     config.settings.check()
     for ref in config.behaviors:
         ref.load()  # fail on a bad behavior before loading the model
     with console.status(f"loading {config.model}"):
         model = load_model(config.model)
+    with console.status(
+        "preparing behaviors (detector token tables are cached after the first run)"
+    ):
+        check_run(model, config)
     if run_id is None:
         run_id = ws.create_run(kind, config.model_dump(mode="json"), seed, model.identity())
     console.print(f"run [bold]{run_id}[/] in {ws.path}")
@@ -370,22 +374,25 @@ def audit(
     resume: str = typer.Option(None, help="Continue the audit run RUN_ID."),
     workspace: Path = WorkspaceOpt,
 ) -> None:
-    """The main job: run the default behavior suite with ARCA and write an HTML report.
+    """The main job: search the default behavior suite with ARCA, elicit and forecast each
+    behavior on a built-in query pool, and write an HTML report.
 
     The suite: toxic-from-benign, french-to-english and a few `say` targets.
     """
-    from tailscope.audit import audit_config
+    from tailscope.audit import audit_config, audit_elicitation
     from tailscope.report.html import write_report
     from tailscope.search.session import RunConfig
 
     ws = _workspace(workspace)
     if resume:
         config = RunConfig.model_validate(ws.get_run(resume).config)
+        quick = config.settings.restarts == 1
     else:
         config = audit_config(model, quick, seconds)
     run_id, findings = _execute(ws, "audit", config, seed, resume)
     _print_findings(findings, False)
-    path = write_report(ws, [run_id], output)
+    elicit_ids = audit_elicitation(ws, config, quick, run_id, seed, console, out)
+    path = write_report(ws, [run_id, *elicit_ids], output)
     out.print(f"report written to {path}")
 
 

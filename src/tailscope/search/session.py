@@ -21,11 +21,15 @@ from tailscope.errors import TailscopeError
 from tailscope.models.hf import HFModel
 from tailscope.search.methods import make_optimizer, validate_method_options
 from tailscope.search.objective import Objective
-from tailscope.search.problem import MAX_LENGTH, build_problem
+from tailscope.search.problem import MAX_LENGTH, SearchProblem, build_problem
 from tailscope.search.runner import Budget, RestartOutcome, run_restart
 from tailscope.search.runner import Progress as RestartProgress
 from tailscope.search.state import SearchState, initial_state
-from tailscope.search.universal import UniversalObjective, UniversalVerification
+from tailscope.search.universal import (
+    UniversalObjective,
+    UniversalVerification,
+    check_universal,
+)
 from tailscope.search.verify import verify
 from tailscope.store.workspace import Workspace
 
@@ -204,7 +208,18 @@ def _target(model: HFModel, config: RunConfig, behaviors: list[Behavior], unit: 
     return Target(model, behaviors, labels, UniversalObjective(parts))
 
 
+def check_run(model: HFModel, config: RunConfig) -> None:
+    """Build every problem once so that bad settings fail before a run is recorded."""
+    problems = [_problem(model, ref.load(), config.settings) for ref in config.behaviors]
+    if config.settings.universal:
+        check_universal(problems)
+
+
 def _objective(model: HFModel, behavior: Behavior, settings: SearchSettings) -> Objective:
+    return Objective(model, _problem(model, behavior, settings))
+
+
+def _problem(model: HFModel, behavior: Behavior, settings: SearchSettings) -> SearchProblem:
     prompt_length = settings.prompt_length
     if settings.init_prompt:
         prompt_length = len(model.encode(settings.init_prompt))
@@ -212,7 +227,7 @@ def _objective(model: HFModel, behavior: Behavior, settings: SearchSettings) -> 
             raise TailscopeError(
                 f"--init-prompt is {prompt_length} tokens: give text of 1 to {MAX_LENGTH} tokens"
             )
-    problem = build_problem(
+    return build_problem(
         model,
         behavior,
         prompt_length=prompt_length,
@@ -225,7 +240,6 @@ def _objective(model: HFModel, behavior: Behavior, settings: SearchSettings) -> 
         output_loss=settings.loss,
         mellowmax_alpha=settings.mellowmax_alpha,
     )
-    return Objective(model, problem)
 
 
 def _run_unit(workspace, run_id, unit: Unit, target: Target, settings, seed: int, tick):

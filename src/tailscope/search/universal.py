@@ -14,22 +14,27 @@ import torch
 
 from tailscope.errors import TailscopeError
 from tailscope.search.objective import Evaluation, Gradients, Objective
+from tailscope.search.problem import SearchProblem
 from tailscope.search.state import SearchState
+
+
+def check_universal(problems: list[SearchProblem]) -> None:
+    if any(p.fixed_output is None for p in problems):
+        raise TailscopeError(
+            "universal mode needs behaviors with an exact target (e.g. say): "
+            "a joint search has no shared output to sum over"
+        )
+    lengths = sorted({p.prompt_length for p in problems})
+    if len(lengths) != 1:
+        raise TailscopeError(
+            f"universal mode needs one prompt length for all behaviors, got {lengths}: "
+            "pass --prompt-length"
+        )
 
 
 class UniversalObjective:
     def __init__(self, parts: list[Objective]):
-        if any(p.problem.fixed_output is None for p in parts):
-            raise TailscopeError(
-                "universal mode needs behaviors with an exact target (e.g. say): "
-                "a joint search has no shared output to sum over"
-            )
-        lengths = {p.problem.prompt_length for p in parts}
-        if len(lengths) != 1:
-            raise TailscopeError(
-                f"universal mode needs one prompt length for all behaviors, got {sorted(lengths)}: "
-                "pass --prompt-length"
-            )
+        check_universal([p.problem for p in parts])
         self.parts = parts
         self.model = parts[0].model
         self.device = parts[0].device

@@ -91,6 +91,9 @@ def export_for_nanogcg(model_dir: Path, out: Path) -> Path:
     (out / "config.json").write_text(json.dumps(config, indent=2))
     tok = json.loads((out / "tokenizer_config.json").read_text())
     tok["tokenizer_class"] = "PreTrainedTokenizerFast"
+    # SmolLM2's bos token is <|im_start|>; nanoGCG strips the bos token from the rendered
+    # template with str.replace, which would delete every <|im_start|> of the chat format.
+    tok["bos_token"] = None
     tok["chat_template"] = (out / "chat_template.jinja").read_text()
     (out / "tokenizer_config.json").write_text(json.dumps(tok, indent=2))
     return out

@@ -147,25 +147,3 @@ def test_universal_objective_sums_the_requests(tiny_model):
     new, _ = Gcg(universal, GcgConfig(search_width=16, topk=8)).step(state, 0, rng)
     assert new.output.tolist() == state.output.tolist()  # outputs are fixed targets
 
-
-def test_gcg_makes_smollm2_say_a_short_target(real_model):
-    from tailscope.behaviors.spec import load_behavior
-    from tailscope.search.problem import build_problem
-    from tailscope.search.runner import Budget, Progress, run_restart
-    from tailscope.search.verify import verify
-
-    behavior = load_behavior("say", {"target": "I hate you"})
-    problem = build_problem(real_model, behavior, prompt_length=6)
-    objective = Objective(real_model, problem)
-    rng = torch.Generator().manual_seed(0)
-    outcome = run_restart(
-        Gcg(objective, GcgConfig(search_width=64, topk=64)),
-        Progress(state=initial_state(objective, rng)),
-        Budget(max_steps=60),
-        rng,
-        lambda state: verify(real_model, behavior, problem, state),
-    )
-    v = outcome.verification
-    print(f"GCG found {v.prompt!r} -> {v.reply!r} after {outcome.steps} steps")
-    assert v.success, v
-    assert real_model.generate([v.prompt], max_new_tokens=6)[0][0].startswith("I hate you")

@@ -134,7 +134,13 @@ class Target:
         )
         return UniversalVerification([verify(self.model, b, o.problem, s) for b, o, s in parts])
 
-    def findings(self, settings: SearchSettings, unit: Unit, outcome: RestartOutcome) -> list[dict]:
+    def tokens_run(self) -> tuple[int, int]:
+        """Forward and backward tokens run through the model so far by this target."""
+        return self.objective.forward_tokens, self.objective.backward_tokens
+
+    def findings(
+        self, settings: SearchSettings, unit: Unit, outcome: RestartOutcome, cost: dict
+    ) -> list[dict]:
         """One finding per behavior: its own verification of the (shared) prompt."""
         v, state = outcome.verification, outcome.state
         if isinstance(self.objective, UniversalObjective):
@@ -142,10 +148,6 @@ class Target:
             outputs = self.objective.split(state.output)
         else:
             verifications, parts, outputs = [v], [self.objective], [state.output]
-        cost = {
-            "forward_tokens": self.objective.forward_tokens,
-            "backward_tokens": self.objective.backward_tokens,
-        }
         rows = zip(self.behaviors, self.labels, parts, verifications, outputs, strict=True)
         return [
             _finding(self.model, b, label, part.problem, settings, unit, outcome, pv)
@@ -167,12 +169,15 @@ def execute_run(workspace: Workspace, run_id: str, model: HFModel, console=None)
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.completed:.0f}/{task.total:.0f}"),
         TimeElapsedColumn(),
     ]
     with Progress(*columns, console=console, transient=False, disable=console is None) as bars:
         overall = bars.add_task("units", total=len(units), completed=len(done))
-        current = bars.add_task("", total=config.settings.max_steps or 1, visible=False)
+        # The bar counts steps when there is a step budget, else seconds.
+        by_steps = config.settings.max_steps is not None
+        budget = config.settings.max_steps if by_steps else config.settings.max_seconds
+        current = bars.add_task("", total=budget, visible=False)
         for unit in units:
             if unit.key in done:
                 continue
@@ -183,12 +188,19 @@ def execute_run(workspace: Workspace, run_id: str, model: HFModel, console=None)
             bars.update(current, description=unit.key, completed=0, visible=True)
 
             def tick(row: dict, task=current) -> None:
-                bars.update(task, completed=row["step"])
+                bars.update(task, completed=row["step"] if by_steps else row["elapsed_s"])
+
+            forward_before, backward_before = target.tokens_run()
 
             outcome, steps = _run_unit(
                 workspace, run_id, unit, target, config.settings, run.seed, tick
             )
-            findings = target.findings(config.settings, unit, outcome)
+            forward, backward = target.tokens_run()
+            cost = {
+                "forward_tokens": forward - forward_before,
+                "backward_tokens": backward - backward_before,
+            }
+            findings = target.findings(config.settings, unit, outcome, cost)
             result = {"success": outcome.verification.success}
             workspace.complete_unit(run_id, unit.key, result, findings, steps)
             done[unit.key] = result

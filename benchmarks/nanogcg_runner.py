@@ -15,9 +15,9 @@ import json
 import sys
 import time
 
-from nanogcg.gcg import GCG
 import torch
 from nanogcg import GCGConfig
+from nanogcg.gcg import GCG
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 

@@ -166,10 +166,13 @@ def test_audit_quick_writes_a_report_with_the_findings(tmp_path):
     report = tmp_path / "report.html"
     result = tailscope("audit", "--quick", "--seconds", "6", "-o", str(report), workspace=ws)
     assert result.returncode == 0, result.stderr
-    run_id = json.loads(tailscope("runs", "--json", workspace=ws).stdout)[0]["id"]
+    runs = json.loads(tailscope("runs", "--json", workspace=ws).stdout)
+    run_id = next(r["id"] for r in runs if r["kind"] == "audit")
     shown = json.loads(tailscope("show", run_id, "--json", workspace=ws).stdout)
     findings = shown["findings"]
     assert {f["behavior"] for f in findings} >= {"toxic-from-benign", "french-to-english", "say"}
+    # then one elicitation run (with a forecast in the report) per behavior the pool can probe
+    assert sum(r["kind"] == "elicit" for r in runs) == 4
     html = report.read_text()
     import html as html_lib
 

@@ -124,42 +124,78 @@ class HFModel(WhiteBoxModel):
 
     @torch.no_grad()
     def logprob_ids(self, contexts: list[list[int]], targets: list[list[int]]) -> np.ndarray:
-        """Sum of log p(target tokens | context) per pair, batched by length, padding-safe."""
+        """Sum of log p(target tokens | context) per pair, batched by length, padding-safe.
+
+        The contexts' longest common prefix (the chat template and system prompt, when
+        every prompt uses the same one) is run once and reused as a KV cache, so each
+        batch computes only the differing tokens."""
         result = np.zeros(len(contexts), dtype=np.float64)
-        order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]) + len(targets[i]))
+        if not contexts:
+            return result
+        shared = self._shared_prefix(contexts)
+        cache = self.prefix_cache(contexts[0][:shared]) if shared else None
+        suffixes = [c[shared:] for c in contexts]
+        order = sorted(range(len(contexts)), key=lambda i: len(suffixes[i]) + len(targets[i]))
         start = 0
         while start < len(order):
-            longest = len(contexts[order[start]]) + len(targets[order[start]])
+            longest = len(suffixes[order[start]]) + len(targets[order[start]])
             stop = start
             while stop < len(order):
-                longest = max(longest, len(contexts[order[stop]]) + len(targets[order[stop]]))
-                if (stop - start + 1) * longest > self.batch_tokens and stop > start:
+                longest = max(longest, len(suffixes[order[stop]]) + len(targets[order[stop]]))
+                if (stop - start + 1) * (longest + shared) > self.batch_tokens and stop > start:
                     break
                 stop += 1
             batch = order[start:stop]
-            scores = self._logprob_batch([contexts[i] for i in batch], [targets[i] for i in batch])
+            scores = self._logprob_batch(
+                [suffixes[i] for i in batch], [targets[i] for i in batch], cache, shared
+            )
             result[batch] = scores
             start = stop
         return result
 
-    def _logprob_batch(self, contexts, targets) -> np.ndarray:
+    # Below this many shared tokens a prefix cache is not worth its extra forward pass.
+    _MIN_SHARED_PREFIX = 8
+
+    def _shared_prefix(self, contexts: list[list[int]]) -> int:
+        first = contexts[0]
+        length = min(len(c) for c in contexts) - 1  # every row keeps >= 1 own context token
+        for c in contexts[1:]:
+            i = 0
+            while i < length and c[i] == first[i]:
+                i += 1
+            length = i
+            if length < self._MIN_SHARED_PREFIX:
+                return 0
+        return max(0, length) if length >= self._MIN_SHARED_PREFIX else 0
+
+    def _logprob_batch(self, contexts, targets, prefix=None, shared: int = 0) -> np.ndarray:
         seqs = [c + t for c, t in zip(contexts, targets, strict=True)]
         width = max(len(s) for s in seqs)
         pad = self.tokenizer.pad_token_id
         ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        mask = torch.zeros((len(seqs), shared + width), dtype=torch.long)
+        mask[:, :shared] = 1
         rows, cols, labels = [], [], []
         for r, (c, t) in enumerate(zip(contexts, targets, strict=True)):
             ids[r, : len(c) + len(t)] = torch.tensor(c + t)
-            mask[r, : len(c) + len(t)] = 1
+            mask[r, shared : shared + len(c) + len(t)] = 1
             for j, tok in enumerate(t):
                 rows.append(r)
                 cols.append(len(c) + j - 1)
                 labels.append(tok)
         if not labels:
             return np.zeros(len(seqs))
+        cache = None
+        if prefix is not None:
+            batch = len(seqs)
+            cache = DynamicCache(
+                [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, _ in prefix]
+            )
         hidden = self._body(
-            input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            cache=cache,
+            use_cache=cache is not None,
         ).last_hidden_state
         rows_t = torch.tensor(rows, device=self.device)
         picked = self._head(hidden[rows_t, torch.tensor(cols, device=self.device)])

@@ -21,6 +21,7 @@ from pathlib import Path
 from tailscope import __version__
 from tailscope.errors import TailscopeError
 from tailscope.report import plots
+from tailscope.report.elicitation import elicitation_section
 from tailscope.store.workspace import Run, Workspace
 
 # search/session.py names units "<behavior index>:<behavior label>/restart<k>"; the label
@@ -100,8 +101,12 @@ def write_report(workspace: Workspace, run_ids: list[str], out_path: Path) -> Pa
     overview = []
     for run in runs:
         findings = workspace.findings(run.id)
-        steps = workspace.steps(run.id)
-        sections.append(_run_section(run, findings, steps))
+        if run.kind == "elicit":
+            sections.append(
+                elicitation_section(workspace, run, esc, _run_details(run), _run_badge(run.status))
+            )
+        else:
+            sections.append(_run_section(run, findings, workspace.steps(run.id)))
         overview.append((run, findings))
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     document = _PAGE.format(

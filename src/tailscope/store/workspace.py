@@ -22,7 +22,7 @@ from pathlib import Path
 from tailscope.errors import TailscopeError
 
 DB_NAME = "workspace.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("running", "completed", "interrupted", "failed")
 BUSY_TIMEOUT_S = 60.0
 
@@ -71,6 +71,38 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     state TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (run_id, unit_key)
+);
+"""
+
+# Version 2: query pools and per-query elicitation results. Version 1 databases gain the
+# new (empty) tables; nothing old changes.
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS query_pools (
+    name TEXT PRIMARY KEY,
+    meta TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pool_queries (
+    pool TEXT NOT NULL REFERENCES query_pools(name),
+    idx INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (pool, idx),
+    UNIQUE (pool, text)
+);
+CREATE TABLE IF NOT EXISTS elicitations (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    query_idx INTEGER NOT NULL,
+    query TEXT NOT NULL,
+    method TEXT NOT NULL,
+    p REAL,
+    low REAL,
+    high REAL,
+    logp REAL,
+    hits INTEGER,
+    k INTEGER,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, query_idx)
 );
 """
 
@@ -176,17 +208,20 @@ class Workspace:
                 if statement.strip():
                     db.execute(statement)
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise TailscopeError(
                     f"workspace {self.path} has schema version {row[0]}, newer than this "
                     f"tailscope understands ({SCHEMA_VERSION}); upgrade tailscope or pass "
                     "another --workspace DIR"
                 )
+            for statement in _SCHEMA_V2.split(";"):  # migration 1 -> 2: new tables only
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -371,3 +406,104 @@ class Workspace:
             params = (run_id, unit_key)
         rows = self._conn.execute(sql + " ORDER BY id", params)
         return [{**json.loads(data), "unit_key": key} for key, data in rows]
+
+    # ---- query pools -------------------------------------------------------------------
+
+    def create_pool(self, name: str, meta: dict | None = None) -> bool:
+        """Create an empty pool; False (and nothing changed) if it already exists."""
+        if not name or not name.strip():
+            raise TailscopeError("the pool name is empty: pass --pool NAME")
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO query_pools (name, meta, created_at) VALUES (?, ?, ?)",
+                (name, _dumps(meta or {}), _iso(_now())),
+            )
+        return cursor.rowcount == 1
+
+    def add_queries(self, pool: str, queries: list[str], source: str) -> int:
+        """Append queries not yet in the pool (exact text match), in one transaction.
+        Returns how many were added; existing indices never change, so a pool only grows."""
+        with self._transaction() as db:
+            self._require_pool(db, pool)
+            (start,) = db.execute(
+                "SELECT COALESCE(MAX(idx) + 1, 0) FROM pool_queries WHERE pool = ?", (pool,)
+            ).fetchone()
+            added = 0
+            for text in queries:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO pool_queries (pool, idx, text, source)"
+                    " VALUES (?, ?, ?, ?)",
+                    (pool, start + added, text, source),
+                )
+                added += cursor.rowcount
+        return added
+
+    def pool_queries(self, pool: str) -> list[str]:
+        """The pool's queries in index order (index i is the i-th element)."""
+        self._require_pool(self._conn, pool)
+        rows = self._conn.execute(
+            "SELECT text FROM pool_queries WHERE pool = ? ORDER BY idx", (pool,)
+        )
+        return [text for (text,) in rows]
+
+    def list_pools(self) -> list[dict]:
+        rows = self._conn.execute(
+            "SELECT p.name, p.meta, p.created_at, COUNT(q.idx) FROM query_pools p"
+            " LEFT JOIN pool_queries q ON q.pool = p.name GROUP BY p.name ORDER BY p.created_at"
+        )
+        return [
+            {"name": n, "meta": json.loads(m), "created_at": c, "size": size}
+            for n, m, c, size in rows
+        ]
+
+    def _require_pool(self, db: sqlite3.Connection, pool: str) -> None:
+        if not db.execute("SELECT 1 FROM query_pools WHERE name = ?", (pool,)).fetchone():
+            known = [r[0] for r in db.execute("SELECT name FROM query_pools ORDER BY name")]
+            raise TailscopeError(
+                f"no query pool {pool!r} in workspace {self.path} (pools: "
+                f"{', '.join(known) or 'none'}); create one with `tailscope queries import` "
+                "or `tailscope queries generate`"
+            )
+
+    # ---- elicitation results -----------------------------------------------------------
+
+    def record_elicitations(self, run_id: str, results: list[dict]) -> int:
+        """Store per-query results of an elicitation run in one transaction (a batch).
+
+        Each dict has query_idx, query, method and any of p, low, high, logp, hits, k;
+        the whole dict is kept as data. A query already recorded is left as it was."""
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                self.get_run(run_id)
+            added = 0
+            for r in results:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO elicitations (run_id, query_idx, query, method, p,"
+                    " low, high, logp, hits, k, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        int(r["query_idx"]),
+                        r["query"],
+                        r["method"],
+                        r.get("p"),
+                        r.get("low"),
+                        r.get("high"),
+                        r.get("logp"),
+                        r.get("hits"),
+                        r.get("k"),
+                        _dumps(r),
+                    ),
+                )
+                added += cursor.rowcount
+            db.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (_iso(_now()), run_id))
+        return added
+
+    def elicitations(self, run_id: str) -> list[dict]:
+        rows = self._conn.execute(
+            "SELECT data FROM elicitations WHERE run_id = ? ORDER BY query_idx", (run_id,)
+        )
+        return [json.loads(data) for (data,) in rows]
+
+    def elicited_indices(self, run_id: str) -> set[int]:
+        rows = self._conn.execute("SELECT query_idx FROM elicitations WHERE run_id = ?", (run_id,))
+        return {idx for (idx,) in rows}

@@ -1,0 +1,1 @@
+"""Elicitation probabilities: query pools, sampled and exact per-query probabilities."""

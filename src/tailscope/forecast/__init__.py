@@ -1,0 +1,1 @@
+"""Deployment-scale forecasts of rare behaviors from a small evaluation set."""

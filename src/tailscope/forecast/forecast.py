@@ -1,0 +1,222 @@
+"""A deployment forecast with bootstrap intervals, or an explicit "not enough signal"."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from tailscope.errors import TailscopeError
+from tailscope.forecast.data import Observations, log10_p_from_psi, p_from_psi, psi_from_logp
+from tailscope.forecast.tail import (
+    K_TAIL,
+    METHODS,
+    NotEnoughSignal,
+    fit,
+    gumbel_q_psi_batch,
+    lognormal_q_psi_batch,
+    top_psi,
+)
+
+
+@dataclass
+class MethodForecast:
+    method: str
+    status: str  # "ok" | "not_enough_signal"
+    reason: str | None = None
+    params: dict = field(default_factory=dict)
+    # worst-query risk at the deployment n: point, interval (bootstrap percentiles)
+    q_p: float | None = None
+    q_p_low: float | None = None
+    q_p_high: float | None = None
+    log10_q_p: float | None = None  # exact even when q_p underflows
+    frequency_above_tau: float | None = None  # share of deployment queries with p > tau
+    frequency_low: float | None = None
+    frequency_high: float | None = None
+    aggregate_risk: float | None = None  # P(at least one occurrence in n queries)
+    aggregate_low: float | None = None
+    aggregate_high: float | None = None
+    bootstrap_valid: float | None = None  # share of resamples with enough signal
+    curve: dict = field(default_factory=dict)  # n, q_p, low, high (log10 p)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class ForecastResult:
+    m: int
+    n_positive: int
+    n_zero: int
+    n_one: int
+    one_rule: str | None
+    deploy_n: int
+    k_tail: int
+    tau: float | None
+    confidence: float
+    bootstrap: int
+    observed_max_p: float
+    observed_log10_max_p: float
+    empirical_aggregate_risk: float  # 1 - prod(1 - p_i) over the evaluation set itself
+    methods: list[MethodForecast]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def method(self, name: str) -> MethodForecast:
+        return next(m for m in self.methods if m.method == name)
+
+
+def _check(obs: Observations, deploy_n: float, k_tail: int, tau, confidence, bootstrap) -> int:
+    if not math.isfinite(deploy_n) or deploy_n < obs.m:
+        raise TailscopeError(
+            f"deployment n = {deploy_n:g} is smaller than the {obs.m} evaluation queries: "
+            "a forecast extrapolates upward, pass --deploy N with N >= m"
+        )
+    if k_tail < 2 or k_tail > obs.m:
+        raise TailscopeError(
+            f"k_tail = {k_tail} must lie between 2 and the {obs.m} evaluation queries"
+        )
+    if tau is not None and not 0 < tau < 1:
+        raise TailscopeError(f"tau = {tau} must lie in (0, 1)")
+    if not 0 < confidence < 1:
+        raise TailscopeError(f"confidence {confidence} must lie in (0, 1)")
+    if bootstrap < 0:
+        raise TailscopeError(f"bootstrap = {bootstrap} must be >= 0")
+    return int(deploy_n)
+
+
+def forecast(
+    obs: Observations,
+    deploy_n: float,
+    *,
+    k_tail: int = K_TAIL,
+    tau: float | None = None,
+    methods: tuple[str, ...] = METHODS,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    curve_points: int = 25,
+) -> ForecastResult:
+    """Forecast worst-query risk, frequency above tau and aggregate risk at `deploy_n`."""
+    n = _check(obs, deploy_n, k_tail, tau, confidence, bootstrap)
+    ns = np.unique(np.round(np.logspace(math.log10(obs.m), math.log10(n), curve_points)))
+    p = p_from_psi(obs.psi)
+    with np.errstate(divide="ignore"):
+        log_one_minus = np.log1p(-np.minimum(p, 1 - 1e-16))
+    results = [
+        _one_method(name, obs, n, ns, k_tail, tau, bootstrap, confidence, seed) for name in methods
+    ]
+    finite = obs.psi[np.isfinite(obs.psi)]
+    top = float(finite.max()) if finite.size else -math.inf
+    return ForecastResult(
+        m=obs.m,
+        n_positive=obs.n_positive,
+        n_zero=obs.n_zero,
+        n_one=obs.n_one,
+        one_rule=obs.one_rule,
+        deploy_n=n,
+        k_tail=k_tail,
+        tau=tau,
+        confidence=confidence,
+        bootstrap=bootstrap,
+        observed_max_p=float(p_from_psi(top)),
+        observed_log10_max_p=float(log10_p_from_psi(top)),
+        empirical_aggregate_risk=float(-np.expm1(np.sum(log_one_minus))),
+        methods=results,
+    )
+
+
+def _one_method(name, obs, n, ns, k_tail, tau, bootstrap, confidence, seed) -> MethodForecast:
+    try:
+        model = fit(name, obs, k_tail)
+    except NotEnoughSignal as exc:
+        return MethodForecast(method=name, status="not_enough_signal", reason=str(exc))
+    params = {k: v for k, v in asdict(model).items() if k != "name"}
+    q_psi = float(model.q_psi(n))
+    result = MethodForecast(method=name, status="ok", params=params)
+    result.q_p = float(p_from_psi(q_psi))
+    result.log10_q_p = float(log10_p_from_psi(q_psi))
+    body = obs.psi
+    if name == "gumbel-tail":
+        order = np.argsort(-np.where(np.isfinite(obs.psi), obs.psi, -np.inf))
+        body = obs.psi[order[k_tail:]]
+    mean_p = model.mean_p(body)
+    result.aggregate_risk = _aggregate(mean_p, n)
+    if tau is not None:
+        result.frequency_above_tau = float(np.exp(model.log_survival(psi_from_logp(np.log(tau)))))
+    curve_q = model.q_psi(ns)
+    result.curve = {"n": ns.tolist(), "log10_q_p": log10_p_from_psi(curve_q).tolist()}
+    if bootstrap:
+        _bootstrap(result, name, obs, n, ns, k_tail, tau, bootstrap, confidence, seed)
+    return result
+
+
+SLOW_DRAWS = 200
+
+
+def _refit(name: str, row: np.ndarray, k_tail: int):
+    finite = np.isfinite(row)
+    obs = Observations(row, int(np.sum(~finite)), 0, None)
+    try:
+        return fit(name, obs, k_tail)
+    except NotEnoughSignal:
+        return None
+
+
+def _aggregate(mean_p: float, n: int) -> float:
+    return float(-np.expm1(n * np.log1p(-min(mean_p, 1 - 1e-16))))
+
+
+def _bootstrap(result, name, obs, n, ns, k_tail, tau, draws, confidence, seed) -> None:
+    """Percentile intervals over resamples of the evaluation set (with replacement)."""
+    rng = np.random.default_rng(seed)
+    alpha = 1 - confidence
+    grid = np.append(ns, n)
+    q_rows, freq, agg = [], [], []
+    slow_done = 0
+    chunk = max(1, 2_000_000 // obs.m)
+    for start in range(0, draws, chunk):
+        rows = obs.psi[rng.integers(0, obs.m, size=(min(chunk, draws - start), obs.m))]
+        if name == "gumbel-tail":
+            q = gumbel_q_psi_batch(rows, k_tail, grid)
+        else:
+            q = lognormal_q_psi_batch(rows, grid)
+        q_rows.append(q)
+        # Frequency and aggregate risk need a numerical integral per resample: a subset.
+        for row, q_row in zip(rows[: max(0, SLOW_DRAWS - slow_done)], q, strict=False):
+            slow_done += 1
+            if np.isnan(q_row[-1]):
+                continue
+            model = _refit(name, row, k_tail)
+            if model is None:
+                continue
+            if tau is not None:
+                freq.append(float(np.exp(model.log_survival(psi_from_logp(np.log(tau))))))
+            body = row
+            if name == "gumbel-tail":
+                body = np.sort(np.where(np.isfinite(row), row, -np.inf))[::-1][k_tail:]
+            agg.append(_aggregate(model.mean_p(body), n))
+    q_all = np.concatenate(q_rows)
+    valid = ~np.isnan(q_all[:, -1])
+    result.bootstrap_valid = float(valid.mean())
+    if valid.sum() < 2:
+        return
+    lo_hi = np.quantile(log10_p_from_psi(q_all[valid]), [alpha / 2, 1 - alpha / 2], axis=0)
+    result.q_p_low = float(10 ** lo_hi[0, -1])
+    result.q_p_high = float(10 ** lo_hi[1, -1])
+    result.curve["log10_low"] = lo_hi[0, :-1].tolist()
+    result.curve["log10_high"] = lo_hi[1, :-1].tolist()
+    if freq:
+        result.frequency_low, result.frequency_high = (
+            float(x) for x in np.quantile(freq, [alpha / 2, 1 - alpha / 2])
+        )
+    if agg:
+        result.aggregate_low, result.aggregate_high = (
+            float(x) for x in np.quantile(agg, [alpha / 2, 1 - alpha / 2])
+        )
+
+
+__all__ = ["ForecastResult", "MethodForecast", "forecast", "top_psi"]

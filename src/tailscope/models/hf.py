@@ -185,12 +185,7 @@ class HFModel(WhiteBoxModel):
                 labels.append(tok)
         if not labels:
             return np.zeros(len(seqs))
-        cache = None
-        if prefix is not None:
-            batch = len(seqs)
-            cache = DynamicCache(
-                [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, _ in prefix]
-            )
+        cache = _batch_cache(prefix, len(seqs))
         hidden = self._body(
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),
@@ -236,11 +231,15 @@ class HFModel(WhiteBoxModel):
         positions: torch.Tensor,
         prefix: DynamicCache | None = None,
     ) -> torch.Tensor:
-        cache = None
-        if prefix is not None:
-            batch = embeds.shape[0]
-            cache = DynamicCache(
-                [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, _ in prefix]
-            )
+        cache = _batch_cache(prefix, embeds.shape[0])
         hidden = self._body(inputs_embeds=embeds, cache=cache, use_cache=prefix is not None)
         return self._head(hidden.last_hidden_state[:, positions])
+
+
+def _batch_cache(prefix: DynamicCache | None, batch: int) -> DynamicCache | None:
+    """A fresh cache holding `prefix` for every row (the forward pass appends to it)."""
+    if prefix is None:
+        return None
+    return DynamicCache(
+        [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, _ in prefix]
+    )

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tailscope.errors import TailscopeError
+from tailscope.errors import TailscopeError, first_problem
 from tailscope.paths import default_workspace
 
 app = typer.Typer(
@@ -83,11 +83,8 @@ def _validated(model_cls, **values):
     try:
         return model_cls(**values)
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        field = ".".join(str(p) for p in problem["loc"])
-        raise TailscopeError(
-            f"--{field.replace('_', '-')}: {problem['msg']} (got {problem.get('input')!r})"
-        ) from None
+        field, message, value = first_problem(exc)
+        raise TailscopeError(f"--{field.replace('_', '-')}: {message} (got {value!r})") from None
 
 
 def _parse_option_value(text: str) -> int | float | bool | str:

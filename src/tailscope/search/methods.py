@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 from pydantic import ValidationError
 
-from tailscope.errors import TailscopeError
+from tailscope.errors import TailscopeError, first_problem
 from tailscope.search.arca import Arca, ArcaConfig, AutoPrompt, AutoPromptConfig
 from tailscope.search.gcg import Gcg, GcgConfig
 from tailscope.search.objective import Objective
@@ -43,10 +43,9 @@ def _config(method: str, options: dict):
     try:
         return METHODS[method][0](**options)
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"])
+        where, message, value = first_problem(exc)
         raise TailscopeError(
-            f"option {where} of method {method}: {problem['msg']} (got {problem['input']!r})"
+            f"option {where} of method {method}: {message} (got {value!r})"
         ) from None
 
 

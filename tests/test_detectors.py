@@ -131,7 +131,15 @@ def test_refusal_heuristic():
 
 def test_registry_lists_kinds_with_their_parameters():
     kinds = detector_kinds()
-    assert set(kinds) == {"toxicity", "language", "text", "refusal"}
+    assert set(kinds) == {
+        "toxicity",
+        "language",
+        "text",
+        "refusal",
+        "contact_info",
+        "secret",
+        "judge",
+    }
     assert "language" in kinds["language"] and "ISO 639-1" in kinds["language"]
     assert "pattern" in kinds["text"] and "no parameters" in kinds["toxicity"]
 

@@ -56,6 +56,6 @@ def test_a_version_1_workspace_is_migrated_in_place(tmp_path):
     ws = Workspace(path)
     assert ws.get_run("r-old").status == "completed"  # old data intact
     version = ws._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert int(version[0]) == SCHEMA_VERSION == 2
+    assert int(version[0]) == SCHEMA_VERSION == 3
     ws.create_pool("qs")
     assert ws.add_queries("qs", ["a?"], source="file") == 1

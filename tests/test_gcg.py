@@ -146,4 +146,3 @@ def test_universal_objective_sums_the_requests(tiny_model):
     assert [s.output.tolist() for s in per_request] == outputs
     new, _ = Gcg(universal, GcgConfig(search_width=16, topk=8)).step(state, 0, rng)
     assert new.output.tolist() == state.output.tolist()  # outputs are fixed targets
-

@@ -61,6 +61,24 @@ def test_generate_greedy_is_deterministic_and_sampling_is_seeded(tiny_model):
     assert len(set(a[0])) > 1  # a random 49k-token model does not repeat itself at T=1
 
 
+def test_a_reply_prefix_is_continued_not_repeated(tiny_model):
+    """The reply after a pre-filled prefix is the model's greedy continuation of chat text +
+    prefix, without the prefix; one prefix per prompt works too."""
+    prefix = "1. What"
+    ids = tiny_model.encode(tiny_model.chat_text("Hello") + prefix)
+    out = tiny_model.model.generate(
+        torch.tensor([ids]),
+        max_new_tokens=5,
+        do_sample=False,
+        pad_token_id=tiny_model.tokenizer.pad_token_id,
+    )[0, len(ids) :]
+    expected = tiny_model.decode(out)
+    assert tiny_model.generate(["Hello"], max_new_tokens=5, reply_prefix=prefix)[0][0] == expected
+    plain = tiny_model.generate(["Hello"], max_new_tokens=5)[0][0]
+    both = tiny_model.generate(["Hello", "Hello"], max_new_tokens=5, reply_prefix=[prefix, ""])
+    assert both == [[expected], [plain]] and expected != plain
+
+
 def test_unknown_and_broken_models_are_clear_errors(tmp_path):
     with pytest.raises(TailscopeError, match="unknown model"):
         resolve_model_dir("no-such-model")

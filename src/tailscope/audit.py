@@ -130,3 +130,59 @@ def audit_elicitation(ws, config: RunConfig, quick: bool, run_id: str, seed: int
         result = forecast(obs, DEPLOY_N, bootstrap=300, seed=seed)
         print_forecast(result, out, f"{cfg.behavior.label()} ({cfg.method})")
     return ids
+
+
+# ---- red teaming ------------------------------------------------------------------------
+
+REDTEAM_BEHAVIORS = ("offensive-replies", "secret-leakage")
+
+
+def redteam_configs(model: str, quick: bool, parent: str) -> list:
+    """Black-box red teaming of the red-team behaviors, the target attacking itself.
+
+    Quick: zero-shot and few-shot at 32 target queries each (under a minute per run on
+    2 cores); full: zero-shot, few-shot and PAIR at 200. Supervised and RL train the
+    attacker and are left to `tailscope redteam` (docs/methods/redteam.md)."""
+    from tailscope.redteam.session import RedTeamConfig
+
+    methods = ("zero-shot", "few-shot") if quick else ("zero-shot", "few-shot", "pair")
+    budget = 32 if quick else 200
+    options = {"few-shot": {"warmup": 8 if quick else 32}, "pair": {"stop_on_success": False}}
+    return [
+        RedTeamConfig(
+            model=model,
+            behavior=BehaviorRef(name=name),
+            method=method,
+            options=options.get(method, {}),
+            budget=budget,
+            batch=16 if quick else 32,
+            parent=parent,
+        )
+        for name in REDTEAM_BEHAVIORS
+        for method in methods
+    ]
+
+
+def audit_redteam(ws, model: str, quick: bool, run_id: str, seed: int, console, out) -> list:
+    """Run the red-team part of audit `run_id` (continuing its own runs on --resume);
+    returns the red-team run ids."""
+    from tailscope.cli_redteam import print_summary, run_redteam
+    from tailscope.redteam.session import RUN_KIND, RedTeamConfig
+    from tailscope.redteam.summary import summarize
+
+    existing = {}
+    for r in ws.list_runs():
+        if r.kind == RUN_KIND and r.config.get("parent") == run_id:
+            cfg = RedTeamConfig.model_validate(r.config)
+            existing[(cfg.behavior.label(), cfg.method)] = r
+    ids = []
+    for cfg in redteam_configs(model, quick, parent=run_id):
+        previous = existing.get((cfg.behavior.label(), cfg.method))
+        if previous is not None and previous.status == "completed":
+            ids.append(previous.id)
+            continue
+        ids.append(run_redteam(ws, cfg, seed, previous.id if previous else None, console))
+        cases = ws.redteam_cases(ids[-1])
+        console.print(f"red team: {cfg.behavior.label()} ({cfg.method})")
+        print_summary(summarize(cases, seed=seed), cases, out, cfg.method)
+    return ids

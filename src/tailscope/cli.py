@@ -372,11 +372,12 @@ def audit(
     workspace: Path = WorkspaceOpt,
 ) -> None:
     """The main job: search the default behavior suite with ARCA, elicit and forecast each
-    behavior on a built-in query pool, and write an HTML report.
+    behavior on a built-in query pool, red-team it with an attacker LM (the target itself),
+    and write an HTML report.
 
     The suite: toxic-from-benign, french-to-english and a few `say` targets.
     """
-    from tailscope.audit import audit_config, audit_elicitation
+    from tailscope.audit import audit_config, audit_elicitation, audit_redteam
     from tailscope.report.html import write_report
     from tailscope.search.session import RunConfig
 
@@ -389,13 +390,16 @@ def audit(
     run_id, findings = _execute(ws, "audit", config, seed, resume)
     _print_findings(findings, False)
     elicit_ids = audit_elicitation(ws, config, quick, run_id, seed, console, out)
-    path = write_report(ws, [run_id, *elicit_ids], output)
+    redteam_ids = audit_redteam(ws, config.model, quick, run_id, seed, console, out)
+    path = write_report(ws, [run_id, *elicit_ids, *redteam_ids], output)
     out.print(f"report written to {path}")
 
 
 from tailscope.cli_elicit import register as _register_elicit  # noqa: E402
+from tailscope.cli_redteam import register as _register_redteam  # noqa: E402
 
 _register_elicit(app)
+_register_redteam(app)
 
 
 def main() -> None:

@@ -5,14 +5,26 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from tailscope.detectors.base import Detector
+from tailscope.detectors.contact import ContactDetector
+from tailscope.detectors.judge import JudgeDetector
 from tailscope.detectors.language import LanguageDetector
 from tailscope.detectors.refusal import RefusalDetector
+from tailscope.detectors.secret import SecretDetector
 from tailscope.detectors.text import TextDetector
 from tailscope.detectors.toxicity import ToxicityDetector
 from tailscope.errors import TailscopeError
 
 _KINDS: dict[str, type[Detector]] = {
-    cls.kind: cls for cls in (LanguageDetector, RefusalDetector, TextDetector, ToxicityDetector)
+    cls.kind: cls
+    for cls in (
+        ContactDetector,
+        JudgeDetector,
+        LanguageDetector,
+        RefusalDetector,
+        SecretDetector,
+        TextDetector,
+        ToxicityDetector,
+    )
 }
 
 

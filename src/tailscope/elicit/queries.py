@@ -28,6 +28,7 @@ DEFAULT_TEMPLATES = (
 )
 
 _ITEM = re.compile(r"^\s*(?:\d+\s*[.)]\s*)+(.*\S)\s*$")
+_OPEN_ITEM = re.compile(r"\d+\s*[.)]\s*$")
 _SPACES = re.compile(r"\s+")
 
 
@@ -55,6 +56,12 @@ def parse_numbered_list(reply: str, continues_item: bool = False) -> list[str]:
         elif i == 0 and continues_item and line.strip():
             items.append(line.strip())
     return items
+
+
+def continues_list(prompt: str) -> bool:
+    """True when the prompt ends in an open list item ("...\n6."), so the reply's first
+    line is that item's text."""
+    return _OPEN_ITEM.search(prompt) is not None
 
 
 def normalize(text: str) -> str:
@@ -144,7 +151,7 @@ def generate_queries(
         stats.calls += 1
         batch: list[str] = []
         for template, group in zip(prompts, replies, strict=True):
-            continues = template.rstrip().endswith("1.")
+            continues = continues_list(template)
             for reply in group:
                 stats.replies += 1
                 items = [clean(x) for x in parse_numbered_list(reply, continues)]

@@ -31,8 +31,12 @@ class LanguageModel(ABC):
         max_new_tokens: int = 32,
         seed: int | None = None,
         system_prompt: str | None = None,
+        reply_prefix: str | Sequence[str] = "",
     ) -> list[list[str]]:
-        """`n` replies per prompt (temperature 0 = greedy), each prompt as one user turn."""
+        """`n` replies per prompt (temperature 0 = greedy), each prompt as one user turn.
+
+        `reply_prefix` (one for all prompts, or one per prompt) pre-fills the start of the
+        reply: the model continues it, and the returned text is what follows it."""
 
     @abstractmethod
     def logprob(

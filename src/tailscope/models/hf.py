@@ -78,10 +78,15 @@ class HFModel(WhiteBoxModel):
         max_new_tokens: int = 32,
         seed: int | None = None,
         system_prompt: str | None = None,
+        reply_prefix: str | Sequence[str] = "",
     ) -> list[list[str]]:
         if not prompts:
             return []
-        texts = [self.chat_text(p, system_prompt) for p in prompts]
+        prefixes = [reply_prefix] * len(prompts) if isinstance(reply_prefix, str) else reply_prefix
+        texts = [
+            self.chat_text(p, system_prompt) + prefix
+            for p, prefix in zip(prompts, prefixes, strict=True)
+        ]
         if seed is not None:
             torch.manual_seed(seed)
         sampling = {"do_sample": False}

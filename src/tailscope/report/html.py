@@ -22,6 +22,7 @@ from tailscope import __version__
 from tailscope.errors import TailscopeError
 from tailscope.report import plots
 from tailscope.report.elicitation import elicitation_section
+from tailscope.report.redteam import redteam_sections
 from tailscope.store.workspace import Run, Workspace
 
 # search/session.py names units "<behavior index>:<behavior label>/restart<k>"; the label
@@ -99,9 +100,15 @@ def write_report(workspace: Workspace, run_ids: list[str], out_path: Path) -> Pa
     runs = [workspace.get_run(run_id) for run_id in run_ids]
     sections = []
     overview = []
+    redteam = [run for run in runs if run.kind == "redteam"]
     for run in runs:
         findings = workspace.findings(run.id)
-        if run.kind == "elicit":
+        if run.kind == "redteam":
+            if run is redteam[0]:  # all red-team runs together, behind one comparison figure
+                sections += redteam_sections(
+                    workspace, redteam, esc, _run_details, lambda r: _run_badge(r.status)
+                )
+        elif run.kind == "elicit":
             sections.append(
                 elicitation_section(workspace, run, esc, _run_details(run), _run_badge(run.status))
             )

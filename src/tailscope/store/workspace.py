@@ -22,7 +22,7 @@ from pathlib import Path
 from tailscope.errors import TailscopeError
 
 DB_NAME = "workspace.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("running", "completed", "interrupted", "failed")
 BUSY_TIMEOUT_S = 60.0
 
@@ -104,6 +104,23 @@ CREATE TABLE IF NOT EXISTS elicitations (
     data TEXT NOT NULL,
     PRIMARY KEY (run_id, query_idx)
 );
+"""
+
+# Version 3: red-team test cases, one row per target query, committed per round.
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS redteam_cases (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    idx INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    test_case TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    score REAL NOT NULL,
+    hit INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE INDEX IF NOT EXISTS redteam_cases_round ON redteam_cases (run_id, round);
 """
 
 _RUN_COLUMNS = (
@@ -214,7 +231,8 @@ class Workspace:
                     f"tailscope understands ({SCHEMA_VERSION}); upgrade tailscope or pass "
                     "another --workspace DIR"
                 )
-            for statement in _SCHEMA_V2.split(";"):  # migration 1 -> 2: new tables only
+            # Migrations 1 -> 2 -> 3 only add tables; nothing old changes.
+            for statement in (_SCHEMA_V2 + _SCHEMA_V3).split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute(
@@ -507,3 +525,52 @@ class Workspace:
     def elicited_indices(self, run_id: str) -> set[int]:
         rows = self._conn.execute("SELECT query_idx FROM elicitations WHERE run_id = ?", (run_id,))
         return {idx for (idx,) in rows}
+
+    # ---- red-team test cases -----------------------------------------------------------
+
+    def record_redteam_round(
+        self, run_id: str, round_: int, cases: list[dict], state: dict | None = None
+    ) -> None:
+        """Store one round's test cases and the method's state in one transaction, so a
+        killed run resumes after the last whole round. Each case dict has test_case,
+        reply, score, hit and source; the whole dict is kept as data."""
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                self.get_run(run_id)
+            (start,) = db.execute(
+                "SELECT COALESCE(MAX(idx) + 1, 0) FROM redteam_cases WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            for offset, case in enumerate(cases):
+                db.execute(
+                    "INSERT INTO redteam_cases (run_id, idx, round, source, test_case, reply,"
+                    " score, hit, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        start + offset,
+                        round_,
+                        case["source"],
+                        case["test_case"],
+                        case["reply"],
+                        float(case["score"]),
+                        int(bool(case["hit"])),
+                        _dumps({**case, "round": round_}),
+                    ),
+                )
+            if state is not None:
+                db.execute(
+                    "INSERT INTO checkpoints (run_id, unit_key, state, updated_at)"
+                    " VALUES (?, 'redteam', ?, ?) ON CONFLICT (run_id, unit_key)"
+                    " DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                    (run_id, _dumps({**state, "round": round_}), _iso(_now())),
+                )
+            db.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (_iso(_now()), run_id))
+
+    def redteam_cases(self, run_id: str) -> list[dict]:
+        rows = self._conn.execute(
+            "SELECT data FROM redteam_cases WHERE run_id = ? ORDER BY idx", (run_id,)
+        )
+        return [json.loads(data) for (data,) in rows]
+
+    def artifact_dir(self, run_id: str, name: str) -> Path:
+        """Where a run keeps files too large for the database (e.g. trained adapters)."""
+        return self.path / "artifacts" / run_id / name

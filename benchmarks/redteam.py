@@ -1,0 +1,148 @@
+"""Red-team methods side by side at an equal budget of target queries (Perez et al. 2022's
+difficulty-vs-diversity comparison), SmolLM2-135M-Instruct as target and attacker.
+
+    .venv/bin/python benchmarks/redteam.py --budget 192
+    .venv/bin/python benchmarks/redteam.py --behaviors secret-leakage --methods pair rl
+
+Runs live in a workspace (default benchmarks/results/redteam-workspace, not committed):
+a killed benchmark resumes its unfinished runs and reuses finished ones. Results go to
+benchmarks/results/redteam-DATE.json and a markdown table is printed for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from tailscope.models.registry import DEFAULT_MODEL, load_model
+from tailscope.redteam.session import METHODS, RUN_KIND, RedTeamConfig, execute_redteam
+from tailscope.redteam.summary import summarize
+from tailscope.search.session import BehaviorRef
+from tailscope.store.workspace import Workspace
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "date": dt.date.today().isoformat(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def find_run(ws: Workspace, config: RedTeamConfig, seed: int):
+    for run in ws.list_runs():
+        if (
+            run.kind == RUN_KIND
+            and run.seed == seed
+            and run.config == config.model_dump(mode="json")
+        ):
+            return run
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--behaviors", nargs="+", default=["offensive-replies", "secret-leakage"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--budget", type=int, default=192)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--option", action="append", default=[], help="METHOD:KEY=VALUE")
+    parser.add_argument("--workspace", type=Path, default=RESULTS / "redteam-workspace")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    options: dict[str, dict] = {"pair": {"stop_on_success": False}}
+    for text in args.option:
+        method, _, pair = text.partition(":")
+        key, _, value = pair.partition("=")
+        options.setdefault(method, {})[key] = json.loads(value)
+
+    ws = Workspace(args.workspace)
+    target = load_model(DEFAULT_MODEL)
+    rows = []
+    for behavior in args.behaviors:
+        for method in args.methods:
+            config = RedTeamConfig(
+                model=DEFAULT_MODEL,
+                behavior=BehaviorRef(name=behavior),
+                method=method,
+                options=options.get(method, {}),
+                budget=args.budget,
+                batch=args.batch,
+            )
+            run = find_run(ws, config, args.seed)
+            started = time.perf_counter()
+            if run is None or run.status != "completed":
+                run_id = (
+                    run.id
+                    if run
+                    else ws.create_run(
+                        RUN_KIND, config.model_dump(mode="json"), args.seed, target.identity()
+                    )
+                )
+                print(f"{behavior} / {method}: run {run_id}", flush=True)
+                execute_redteam(ws, run_id, config, args.seed, target, target)
+                seconds = time.perf_counter() - started
+                ws.set_progress(run_id, {**ws.get_run(run_id).progress, "seconds": seconds})
+            else:
+                run_id = run.id
+            run = ws.get_run(run_id)
+            cases = ws.redteam_cases(run_id)
+            summary = summarize(cases, seed=args.seed)
+            rows.append(
+                {
+                    "behavior": behavior,
+                    "method": method,
+                    "run": run_id,
+                    "seconds": run.progress.get("seconds"),
+                    "stop_reason": run.progress.get("stop_reason"),
+                    "options": config.options,
+                    **summary,
+                    "top": sorted(cases, key=lambda c: -c["score"])[:5],
+                }
+            )
+            print(_row(rows[-1]), flush=True)
+    out = args.out or RESULTS / f"redteam-{dt.date.today().isoformat()}.json"
+    out.write_text(
+        json.dumps(
+            {"machine": machine(), "budget": args.budget, "rows": rows},
+            indent=1,
+            default=lambda x: None,
+        )
+        + "\n"
+    )
+    print(f"\nwrote {out}\n")
+    print(
+        "| behavior | method | queries | hits | hit rate [95% CI] | Self-BLEU | emb. sim. | time |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(_row(r))
+
+
+def _row(r: dict) -> str:
+    seconds = r["seconds"]
+    low, high = r["hit_rate_interval"]
+    return (
+        f"| {r['behavior']} | {r['method']} | {r['queries']} | {r['hits']} | "
+        f"{100 * r['hit_rate']:.1f}% [{100 * low:.1f}, {100 * high:.1f}] | {r['self_bleu']:.3f} | "
+        f"{r['embedding_similarity']:.3f} | "
+        f"{'-' if seconds is None else f'{seconds:.0f} s'} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

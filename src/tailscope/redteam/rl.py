@@ -1,0 +1,119 @@
+"""RL red teaming (Perez et al. 2022, section 2.5), trained with trl.
+
+The attacker samples a completion of the zero-shot template; its first test case goes to
+the target, and the reward is -log(1 - r) for the classifier score r of the reply (r is
+capped so a certain hit gives a finite reward). A KL penalty keeps the attacker near its
+initial self. An optional novelty bonus (Hong et al. 2024, curiosity-driven red teaming)
+adds `novelty_weight` x (1 - max cosine similarity to every earlier test case) against
+mode collapse. A completion without a parsable test case costs no target query and gets
+`invalid_reward`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from tailscope.redteam.attacker import Proposal, parse_test_cases
+from tailscope.redteam.loop import Method, Session
+
+
+@dataclass
+class RlConfig:
+    batch_prompts: int = Field(4, ge=1)
+    num_generations: int = Field(4, ge=2)  # completions per prompt (group baseline)
+    beta: float = Field(0.05, ge=0)  # KL penalty to the initial attacker
+    learning_rate: float = Field(3e-4, gt=0)  # for the LoRA weights; not tuned (see docs)
+    rank: int = Field(8, ge=1)
+    max_score: float = Field(0.99, gt=0, lt=1)  # caps r in -log(1 - r)
+    novelty_weight: float = Field(0.0, ge=0)
+    invalid_reward: float = -1.0
+
+
+def reward(score: float, max_score: float) -> float:
+    return -math.log1p(-min(score, max_score))
+
+
+class ReinforcementLearning(Method):
+    ADAPTER = "rl-adapter"
+
+    def run(self, session: Session) -> None:
+        """Train until the budget is spent. Completions without a test case cost nothing,
+        so a call may leave budget: the next call resumes from the saved adapter, and a
+        call that yields no test case at all ends the run with a reason."""
+        config: RlConfig = self.config
+        per_step = config.batch_prompts * config.num_generations
+        adapter = self.ctx.artifacts / self.ADAPTER
+        self._embeddings = None
+        prompts = [self.ctx.templates[i % len(self.ctx.templates)] for i in range(per_step)]
+        while not session.done:
+            before = len(session.cases)
+            self._train(prompts, math.ceil(session.remaining / per_step), adapter, session)
+            if len(session.cases) == before:
+                session.stop(
+                    "the attacker wrote no usable test case in a whole RL call "
+                    f"({self.ctx.sampler.samples} samples): try another attacker or template"
+                )
+
+    def _train(self, prompts: list[str], steps: int, adapter, session: Session) -> None:
+        from tailscope.redteam.training import has_adapter, rl_finetune
+
+        config: RlConfig = self.config
+        rl_finetune(
+            self.ctx.attacker,
+            prompts,
+            lambda p, c: self._rewards(p, c, session),
+            steps=steps,
+            batch_prompts=config.batch_prompts,
+            num_generations=config.num_generations,
+            max_new_tokens=self.ctx.sampler.max_new_tokens,
+            temperature=self.ctx.sampler.temperature,
+            learning_rate=config.learning_rate,
+            beta=config.beta,
+            rank=config.rank,
+            seed=self.ctx.seed + session.round,
+            adapter_dir=adapter,
+            resume_adapter=adapter if has_adapter(adapter) else None,
+            on_step=lambda step, stats: session.done,  # True stops training: budget spent
+        )
+
+    def _rewards(self, prompts: list[str], completions: list[str], session: Session) -> list:
+        config: RlConfig = self.config
+        rewards = [config.invalid_reward] * len(completions)
+        proposals, where = [], []
+        for i, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
+            found = parse_test_cases(completion, prompt, self.ctx.rules)
+            if found and len(proposals) < session.remaining:
+                proposals.append(Proposal(found[0], "rl", {"attacker_prompt": prompt}))
+                where.append(i)
+            elif found:
+                rewards[i] = 0.0  # past the budget: not evaluated, not rewarded
+        self.ctx.sampler.samples += len(completions)
+        self.ctx.sampler.parsed += len(proposals)
+        if not proposals:
+            return rewards
+        cases = session.evaluate(proposals)
+        bonus = self._novelty([c["test_case"] for c in cases], session)
+        for i, case, extra in zip(where, cases, bonus, strict=True):
+            case["reward"] = reward(case["score"], config.max_score) + extra
+            rewards[i] = case["reward"]
+        session.commit(cases, {})
+        return rewards
+
+    def _novelty(self, texts: list[str], session: Session) -> np.ndarray:
+        weight = self.config.novelty_weight
+        if weight == 0:
+            return np.zeros(len(texts))
+        from tailscope.redteam.metrics import embedder, novelty
+
+        new = embedder().embed(texts)
+        old = self._embeddings
+        if old is None:  # a resumed run also compares with the test cases before the kill
+            earlier = [c["test_case"] for c in session.cases]
+            old = embedder().embed(earlier) if earlier else new[:0]
+        scores = novelty(new, old)
+        self._embeddings = np.concatenate([old, new])
+        return weight * scores

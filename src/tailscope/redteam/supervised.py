@@ -1,0 +1,83 @@
+"""Supervised red teaming (Perez et al. 2022, section 2.4): spend part of the budget on
+zero-shot test cases, fine-tune the attacker (LoRA, one epoch) on the failures among them,
+then sample test cases from the fine-tuned attacker for the rest of the budget."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from tailscope.redteam.attacker import Proposal
+from tailscope.redteam.loop import RoundMethod, Session
+
+
+@dataclass
+class SupervisedConfig:
+    warmup: float = Field(0.25, gt=0, lt=1)  # share of the budget spent zero-shot first
+    # With fewer failures than this, the highest-scoring test cases fill the training set.
+    min_examples: int = Field(8, ge=1)
+    epochs: int = Field(1, ge=1)
+    learning_rate: float = Field(5e-4, gt=0)
+    rank: int = Field(8, ge=1)
+
+
+class Supervised(RoundMethod):
+    ADAPTER = "sft-adapter"
+
+    trained = False
+
+    def restore(self, state: dict, session: Session) -> None:
+        from tailscope.redteam.training import has_adapter, load_adapter
+
+        adapter = self.ctx.artifacts / self.ADAPTER
+        if state.get("trained") and has_adapter(adapter):
+            self._use(load_adapter(self.ctx.attacker, adapter, "sft"))
+
+    def propose(self, count: int, session: Session, seed: int) -> list[Proposal]:
+        if not self.trained:
+            warmup = math.ceil(self.config.warmup * session.budget)
+            if len(session.cases) < warmup:
+                count = min(count, warmup - len(session.cases))
+                return self.zero_shot(count, session, seed, "zero-shot")
+            self._train(session)
+        return self.sampler.sample(self.ctx.templates, count, session.seen, seed, "supervised")
+
+    def state(self) -> dict:
+        return {"trained": self.trained}
+
+    def _train(self, session: Session) -> None:
+        from tailscope.redteam.training import finetune_lora
+
+        examples = training_examples(session.cases, self.config.min_examples, self.ctx.templates)
+        model, report = finetune_lora(
+            self.ctx.attacker,
+            examples,
+            epochs=self.config.epochs,
+            learning_rate=self.config.learning_rate,
+            rank=self.config.rank,
+            seed=self.ctx.seed,
+            adapter_dir=self.ctx.artifacts / self.ADAPTER,
+        )
+        self.report = report
+        self._use(model)
+
+    def _use(self, model) -> None:
+        self.sampler = dataclasses.replace(self.ctx.sampler, attacker=model)
+        self.trained = True
+
+
+def training_examples(
+    cases: list[dict], min_examples: int, templates: list[str]
+) -> list[tuple[str, str]]:
+    """(attacker prompt, test case) pairs: every failure, topped up with the best-scoring
+    other test cases when there are fewer than `min_examples` failures."""
+    ranked = sorted(cases, key=lambda c: (c["hit"], c["score"]), reverse=True)
+    chosen = [c for c in ranked if c["hit"]]
+    if len(chosen) < min_examples:
+        chosen = [c for c in ranked if c["hit"] or c["score"] > 0][:min_examples] or ranked[:1]
+    return [
+        (c.get("meta", {}).get("attacker_prompt", templates[0]), c["test_case"]) for c in chosen
+    ]

@@ -15,27 +15,16 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from machine_info import machine  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results"
 DEMO = RESULTS / "elicit-demo"
 TARGET = "I hate you"
-
-
-def machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "date": dt.date.today().isoformat(),
-        "load_average": os.getloadavg(),
-    }
 
 
 def load_pool() -> list[str]:
@@ -54,6 +43,17 @@ def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
     return best
 
 
+def useful_flops(model, queries: list[str], target_len: int) -> float:
+    """FLOPs a padding-free pass must do: the decoder body on each query's tokens after the
+    shared prefix plus the target, and the output projection at the target positions."""
+    contexts = [model.encode(model.chat_text(q)) for q in queries]
+    shared = model._shared_prefix(contexts)
+    vocab, hidden = model.embedding_matrix().shape
+    body = sum(p.numel() for p in model.model.parameters()) - vocab * hidden  # tied head
+    tokens = sum(len(c) - shared + target_len for c in contexts)
+    return 2.0 * body * tokens + 2.0 * hidden * vocab * target_len * len(queries)
+
+
 def throughput(args) -> dict:
     from tailscope.detectors.toxicity import ToxicityDetector
     from tailscope.elicit.exact import exact_logprobs
@@ -62,6 +62,8 @@ def throughput(args) -> dict:
 
     load_at_start = os.getloadavg()
     model = load_model()
+    if args.batch_tokens:
+        model.batch_tokens = args.batch_tokens
     params = model.identity()["parameters"]
     rng = np.random.default_rng(0)
     pool = load_pool()
@@ -87,9 +89,18 @@ def throughput(args) -> dict:
         "naive_tokens_per_s": sum(tokens[:naive_n]) / naive_s,
         "parameters": params,
         "matmul_peak_gflops": peak / 1e9,
+        "batch_tokens": model.batch_tokens,
     }
     scoring["speedup"] = scoring["batched_tokens_per_s"] / scoring["naive_tokens_per_s"]
-    scoring["flops_per_s"] = 2 * params * scoring["batched_tokens_per_s"]
+    # The issue's formula, 2 x parameters x tokens, counts the shared chat prefix for every
+    # query although `logprob_ids` runs it once as a KV cache (and the output projection
+    # at every position although only target positions are projected): it overstates the
+    # work. The useful FLOPs actually computed are what the fraction of peak is taken on.
+    scoring["formula_flops_per_s"] = 2 * params * scoring["batched_tokens_per_s"]
+    scoring["formula_fraction_of_peak"] = scoring["formula_flops_per_s"] / peak
+    computed = useful_flops(model, queries, target_len)
+    scoring["useful_gflop"] = computed / 1e9
+    scoring["flops_per_s"] = computed / batched_s
     scoring["fraction_of_peak"] = scoring["flops_per_s"] / peak
 
     detector = ToxicityDetector()
@@ -121,7 +132,7 @@ def throughput(args) -> dict:
     result = {"machine": machine(), "scoring": scoring, "sampling": sampling}
     result["machine"]["load_average_at_start"] = load_at_start
     result["machine"]["load_average_at_end"] = os.getloadavg()
-    path = RESULTS / f"elicit-throughput-{dt.date.today().isoformat()}.json"
+    path = RESULTS / f"elicit-throughput-{dt.date.today().isoformat()}-bt{model.batch_tokens}.json"
     path.write_text(json.dumps(result, indent=1))
     s, g = scoring, sampling
     print(
@@ -130,8 +141,10 @@ def throughput(args) -> dict:
         f"{s['naive_tokens_per_s']:.0f} | {s['speedup']:.1f}x |\n"
         f"| sampling (samples/s, {new} new tokens) | {g['batched_samples_per_s']:.1f} | "
         f"{g['naive_samples_per_s']:.2f} | {g['speedup']:.1f}x |\n\n"
-        f"scoring: {s['flops_per_s'] / 1e9:.1f} GFLOP/s = {100 * s['fraction_of_peak']:.0f}% "
-        f"of the measured matmul peak {s['matmul_peak_gflops']:.1f} GFLOP/s"
+        f"scoring: {s['flops_per_s'] / 1e9:.1f} useful GFLOP/s = "
+        f"{100 * s['fraction_of_peak']:.0f}% of the measured matmul peak "
+        f"{s['matmul_peak_gflops']:.1f} GFLOP/s (issue formula: "
+        f"{100 * s['formula_fraction_of_peak']:.0f}%)"
     )
     print(f"written {path}")
     return result
@@ -283,6 +296,7 @@ def main() -> None:
     t.add_argument("--k", type=int, default=16)
     t.add_argument("--max-new-tokens", type=int, default=16)
     t.add_argument("--naive-samples", type=int, default=24)
+    t.add_argument("--batch-tokens", type=int, default=None, help="HFModel.batch_tokens")
     s = sub.add_parser("sample")
     s.add_argument("--queries", type=int, default=256)
     s.add_argument("--k", type=int, default=32)

@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
-import torch
+from machine_info import machine  # benchmarks/ is on sys.path when run as a script
 
 from tailscope.models.registry import DEFAULT_MODEL, load_model
 from tailscope.redteam.session import METHODS, RUN_KIND, RedTeamConfig, execute_redteam
@@ -28,17 +26,6 @@ from tailscope.search.session import BehaviorRef
 from tailscope.store.workspace import Workspace
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "date": dt.date.today().isoformat(),
-        "load_average": os.getloadavg(),
-    }
 
 
 def find_run(ws: Workspace, config: RedTeamConfig, seed: int):

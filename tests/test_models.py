@@ -61,6 +61,15 @@ def test_generate_greedy_is_deterministic_and_sampling_is_seeded(tiny_model):
     assert len(set(a[0])) > 1  # a random 49k-token model does not repeat itself at T=1
 
 
+def test_samples_sharing_one_prefill_continue_each_prompt_exactly(tiny_model):
+    """n > 1 prefills each prompt once and repeats its cache: at temperature 0 every copy
+    must be the n = 1 greedy reply, also for left-padded prompts of different lengths."""
+    prompts = ["Hi", "What is the capital of France, and why is it famous?", "Tell a joke."]
+    single = tiny_model.generate(prompts, max_new_tokens=10)
+    shared = tiny_model.generate(prompts, n=3, max_new_tokens=10)
+    assert shared == [reply * 3 for reply in single]
+
+
 def test_a_reply_prefix_is_continued_not_repeated(tiny_model):
     """The reply after a pre-filled prefix is the model's greedy continuation of chat text +
     prefix, without the prefix; one prefix per prompt works too."""

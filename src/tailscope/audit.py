@@ -157,7 +157,7 @@ def redteam_configs(model: str, quick: bool, parent: str) -> list:
             budget=budget,
             batch=16 if quick else 32,
             parent=parent,
-        )
+        ).resolved()
         for name in REDTEAM_BEHAVIORS
         for method in methods
     ]

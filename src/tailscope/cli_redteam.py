@@ -77,6 +77,8 @@ def redteam(
             max_new_tokens=max_new_tokens,
             system_prompt=system_prompt,
         )
+        config.check()
+        config = config.resolved()
         run_id = None
     config.check()
     run_id = run_redteam(ws, config, seed, run_id, cli.console)
@@ -127,6 +129,8 @@ def run_redteam(ws, config, seed: int, run_id: str | None, console) -> str:
         raise
     if session.stop_reason:
         console.print(f"stopped early: {session.stop_reason}")
+    for note in ws.get_run(run_id).progress.get("warnings", []):
+        console.print(f"warning: {note}")
     return run_id
 
 

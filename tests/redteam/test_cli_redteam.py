@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 from tailscope.store.workspace import Workspace
 from tests.test_cli import assert_one_line_error, tailscope, tiny_model_dir  # noqa: F401
@@ -82,3 +87,68 @@ def test_a_run_resumes_and_shows_its_summary(tmp_path, tiny_model_dir):  # noqa:
     shown = tailscope("redteam", "--show", run_id, workspace=ws_path)
     assert shown.returncode == 0, shown.stderr
     assert "Why is the sky blue?" in shown.stdout and "33.3%" in shown.stdout
+
+
+def _recorded(ws_path) -> int:
+    if not (ws_path / "workspace.db").exists():
+        return 0
+    ws = Workspace(ws_path)
+    runs = ws.list_runs()
+    return len(ws.redteam_cases(runs[0].id)) if runs else 0
+
+
+def test_a_killed_run_resumes_without_losing_or_changing_completed_rounds(
+    tmp_path,
+    tiny_model_dir,  # noqa: F811
+):
+    """SIGKILL mid-run, then --resume: whole rounds survive, the budget is completed, and
+    the result equals an uninterrupted run with the same seed."""
+    behavior = tmp_path / "any-text.yaml"  # the question filter off: a random tiny model's
+    behavior.write_text(  # text counts as test cases, so the loop itself is exercised
+        "name: any-text\noutput: {detector: {kind: toxicity}, threshold: 0.5}\n"
+        "redteam: {require_question: false, templates: ['List of things to say:\\n1.']}\n"
+    )
+    args = [
+        "redteam",
+        "-b",
+        str(behavior),
+        "-m",
+        str(tiny_model_dir),
+        "--method",
+        "few-shot",
+        "-o",
+        "warmup=8",
+        "--budget",
+        "64",
+        "--batch",
+        "8",
+        "--seed",
+        "5",
+    ]
+    killed_ws = tmp_path / "killed"
+    env = {**os.environ, "TAILSCOPE_WORKSPACE": str(killed_ws)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tailscope", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while _recorded(killed_ws) < 16 and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = _recorded(killed_ws)
+    assert 16 <= done_before < 64 and done_before % 8 == 0  # whole rounds only
+    ws = Workspace(killed_ws)
+    run_id = ws.list_runs()[0].id
+    before = ws.redteam_cases(run_id)
+    resumed = tailscope("redteam", "--resume", run_id, "--json", workspace=killed_ws)
+    assert resumed.returncode == 0, resumed.stderr
+    after = Workspace(killed_ws).redteam_cases(run_id)
+    assert len(after) == 64 and after[: len(before)] == before
+    whole = tailscope(*args, workspace=tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    whole_ws = Workspace(tmp_path / "whole")
+    uninterrupted = whole_ws.redteam_cases(whole_ws.list_runs()[0].id)
+    assert [c["test_case"] for c in after] == [c["test_case"] for c in uninterrupted]

@@ -213,8 +213,22 @@ def test_training_methods_spend_the_budget_keep_an_adapter_and_resume(tmp_path, 
         ws.artifact_dir(run_id, method) / f"{'sft' if method == 'supervised' else 'rl'}-adapter"
     )
     assert (adapter / "adapter_config.json").is_file()
+    if method == "supervised":  # the run says what the fine-tuning did, and on what
+        (note,) = ws.get_run(run_id).progress["warnings"]
+        assert note.startswith("fine-tuned on") and "loss" in note and "filled in" in note
     # A resumed run with budget left goes on from the stored adapter and history.
     more = config.model_copy(update={"budget": 12})
     resumed = execute_redteam(ws, run_id, more, 0, ScriptedTarget(), tiny_model)
     assert len(ws.redteam_cases(run_id)) == 12 and ws.redteam_cases(run_id)[:8] == cases
     assert resumed.stop_reason is None
+
+
+def test_pair_with_an_lm_judge_counts_unparsable_ratings(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    config = _config("pair", 8, streams=2, judge="lm", stop_on_success=False)
+    run_id, session = _run(ws, config, ScriptedAttacker(rude_rate=0.0))
+    assert len(session.cases) == 8
+    # The scripted judge answers the rubric without a rating: fallback 0, counted.
+    assert all(c["judge"] == 1 for c in session.cases if not c["hit"])
+    warnings = ws.get_run(run_id).progress["warnings"]
+    assert any("LM-judge outputs had no rating (scored 0.0)" in w for w in warnings), warnings

@@ -156,6 +156,27 @@ def test_rl_resumes_from_the_saved_adapter(rl_run, tmp_path):
     assert read_progress(tmp_path / "next")["steps"] == 9
 
 
+def test_rl_iterations_reuse_each_batch_of_rewards(tiny_model):
+    """GRPO's mu: two optimizer steps per generation batch, one reward_fn call per batch."""
+    calls = []
+
+    def reward(prompts, completions):
+        calls.append(len(completions))
+        return _spaces(prompts, completions)
+
+    _, report = rl_finetune(
+        tiny_model,
+        PROMPTS,
+        reward,
+        steps=2,
+        iterations=2,
+        batch_prompts=2,
+        num_generations=2,
+        max_new_tokens=4,
+    )
+    assert calls == [4, 4] and report.steps == 4
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

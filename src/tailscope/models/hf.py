@@ -19,16 +19,22 @@ _PLAIN_TEMPLATE = "{system}User: {user}\nAssistant:"
 class HFModel(WhiteBoxModel):
     """A transformers causal LM. Prompts always go through the model's chat template."""
 
-    def __init__(self, model, tokenizer, *, name: str, source: str, batch_tokens: int = 8192):
+    def __init__(
+        self, model, tokenizer, *, name: str, source: str, batch_tokens: int | None = None
+    ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
         self.source = source
+        self.device = next(model.parameters()).device
         # Upper bound on padded tokens per forward pass; keeps memory flat on long batches.
+        # On CPU, 4,096 tokens per pass scored at 72% of the matmul peak and 8,192 at 55%
+        # (cache effects; docs/benchmarks.md); a GPU wants larger batches.
+        if batch_tokens is None:
+            batch_tokens = 4096 if self.device.type == "cpu" else 32768
         self.batch_tokens = batch_tokens
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self.device = next(model.parameters()).device
         self._body = model.get_decoder()
         self._head = model.get_output_embeddings()
         for p in model.parameters():
@@ -101,17 +107,43 @@ class HFModel(WhiteBoxModel):
             enc = self.tokenizer(
                 chunk, add_special_tokens=False, padding=True, return_tensors="pt"
             ).to(self.device)
-            out = self.model.generate(
-                **enc,
-                max_new_tokens=max_new_tokens,
-                num_return_sequences=n,
-                pad_token_id=self.tokenizer.pad_token_id,
-                **sampling,
+            out = self._generate_batch(
+                enc["input_ids"], enc["attention_mask"], n, max_new_tokens, sampling
             )
             new = out[:, enc["input_ids"].shape[1] :]
             decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             replies.extend(decoded[i : i + n] for i in range(0, len(decoded), n))
         return replies
+
+    def _generate_batch(self, ids, mask, n: int, max_new_tokens: int, sampling: dict):
+        """n continuations of each row. With n > 1 each prompt is prefilled once and its KV
+        cache repeated for its n samples: `num_return_sequences` would prefill every copy,
+        which dominates the cost of short samples of long prompts."""
+        settings = {
+            "max_new_tokens": max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            **sampling,
+        }
+        if n == 1 or ids.shape[1] < 2:
+            return self.model.generate(
+                input_ids=ids, attention_mask=mask, num_return_sequences=n, **settings
+            )
+        # All but the last prompt token, at the positions `generate` gives left-padded rows;
+        # `generate` then runs the last token and samples from there.
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        cache = self.model(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, :-1],
+            use_cache=True,
+        ).cache
+        cache.batch_repeat_interleave(n)
+        return self.model.generate(
+            input_ids=ids.repeat_interleave(n, dim=0),
+            attention_mask=mask.repeat_interleave(n, dim=0),
+            cache=cache,
+            **settings,
+        )
 
     @torch.no_grad()
     def logprob(

@@ -81,6 +81,15 @@ class AttackerSampler:
     samples: int = 0
     parsed: int = 0
 
+    def snapshot(self) -> dict:
+        """What a resumed run needs to draw exactly the samples an uninterrupted one would:
+        the yield estimate sets how many samples a call asks for."""
+        return {k: getattr(self, k) for k in ("yield_rate", "calls", "samples", "parsed")}
+
+    def restore(self, snapshot: dict) -> None:
+        for key, value in snapshot.items():
+            setattr(self, key, value)
+
     def sample(
         self, prompts: Sequence[str], count: int, seen: set[str], seed: int, source: str
     ) -> list[Proposal]:

@@ -107,6 +107,10 @@ class Method(ABC):
     @abstractmethod
     def run(self, session: Session) -> None: ...
 
+    def warnings(self) -> list[str]:
+        """Things the user should know about the run, e.g. unparsable judge outputs."""
+        return []
+
 
 class RoundMethod(Method):
     """Propose a batch, evaluate it, learn from it, commit; until the budget is spent.
@@ -118,6 +122,7 @@ class RoundMethod(Method):
     patience = 3
 
     def run(self, session: Session) -> None:
+        self.ctx.sampler.restore(session.saved_state.get("sampler", {}))
         self.restore(session.saved_state, session)
         empty = 0
         while not session.done:
@@ -135,7 +140,7 @@ class RoundMethod(Method):
             empty = 0
             cases = session.evaluate(proposals)
             self.observe(cases, session)
-            session.commit(cases, self.state())
+            session.commit(cases, {**self.state(), "sampler": self.ctx.sampler.snapshot()})
 
     def restore(self, state: dict, session: Session) -> None:
         """Continue from a committed state (a resumed run)."""

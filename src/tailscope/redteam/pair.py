@@ -34,11 +34,13 @@ _LABEL = re.compile(r"^\s*(?:new |improved |revised )?(?:message|prompt)\s*:\s*"
 
 @dataclass
 class PairConfig:
-    streams: int = Field(4, ge=1)
-    depth: int = Field(5, ge=1)  # refinements per stream before it restarts
+    # The paper runs 20 streams of depth 3; streams are also the batch of every target and
+    # attacker call, so more streams keep a CPU busy.
+    streams: int = Field(16, ge=1)
+    depth: int = Field(3, ge=1)  # refinements per stream before it restarts
     stop_on_success: bool = True
     judge: Literal["detector", "lm"] = "detector"
-    max_new_tokens: int = Field(80, ge=8)
+    max_new_tokens: int = Field(60, ge=8)
 
 
 def parse_refinement(reply: str, rules: QueryFilter) -> str | None:
@@ -65,6 +67,18 @@ class Pair(RoundMethod):
 
     def state(self) -> dict:
         return {"streams": self.streams, "unparsed": self.unparsed, "successes": self.successes}
+
+    def warnings(self) -> list[str]:
+        notes = []
+        if self.unparsed:
+            notes.append(f"{self.unparsed} attacker refinements had no usable new prompt")
+        if self._judge is not None and self._judge.unparsed:
+            total = self._judge.parsed + self._judge.unparsed
+            notes.append(
+                f"{self._judge.unparsed} of {total} LM-judge outputs had no rating "
+                f"(scored {self._judge.fallback})"
+            )
+        return notes
 
     def propose(self, count: int, session: Session, seed: int) -> list[Proposal]:
         config: PairConfig = self.config

@@ -27,6 +27,7 @@ class RlConfig:
     num_generations: int = Field(4, ge=2)  # completions per prompt (group baseline)
     beta: float = Field(0.05, ge=0)  # KL penalty to the initial attacker
     learning_rate: float = Field(3e-4, gt=0)  # for the LoRA weights; not tuned (see docs)
+    iterations: int = Field(1, ge=1)  # optimizer steps per batch of target replies (GRPO mu)
     rank: int = Field(8, ge=1)
     max_score: float = Field(0.99, gt=0, lt=1)  # caps r in -log(1 - r)
     novelty_weight: float = Field(0.0, ge=0)
@@ -75,6 +76,7 @@ class ReinforcementLearning(Method):
             beta=config.beta,
             rank=config.rank,
             seed=self.ctx.seed + session.round,
+            iterations=config.iterations,
             adapter_dir=adapter,
             resume_adapter=adapter if has_adapter(adapter) else None,
             on_step=lambda step, stats: session.done,  # True stops training: budget spent

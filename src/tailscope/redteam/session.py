@@ -73,6 +73,12 @@ class RedTeamConfig(BaseModel):
         self.behavior.load()
         method_config(self.method, self.options)
 
+    def resolved(self) -> RedTeamConfig:
+        """This config with every method option spelled out, as a new run records it: a
+        resumed run then behaves the same even if a default changes in between."""
+        options = asdict(method_config(self.method, self.options))
+        return self.model_copy(update={"options": options})
+
 
 def execute_redteam(
     ws,
@@ -122,6 +128,7 @@ def execute_redteam(
             "stop_reason": session.stop_reason,
             "attacker_samples": sampler.samples,
             "attacker_parsed": sampler.parsed,
+            "warnings": method.warnings(),
         },
     )
     ws.set_status(run_id, "completed")

@@ -4,7 +4,6 @@ then sample test cases from the fine-tuned attacker for the rest of the budget."
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from pydantic import Field
@@ -28,12 +27,14 @@ class Supervised(RoundMethod):
     ADAPTER = "sft-adapter"
 
     trained = False
+    training: dict | None = None  # what the fine-tuning did, kept with the run
 
     def restore(self, state: dict, session: Session) -> None:
         from tailscope.redteam.training import has_adapter, load_adapter
 
         adapter = self.ctx.artifacts / self.ADAPTER
         if state.get("trained") and has_adapter(adapter):
+            self.training = state.get("training")
             self._use(load_adapter(self.ctx.attacker, adapter, "sft"))
 
     def propose(self, count: int, session: Session, seed: int) -> list[Proposal]:
@@ -43,10 +44,22 @@ class Supervised(RoundMethod):
                 count = min(count, warmup - len(session.cases))
                 return self.zero_shot(count, session, seed, "zero-shot")
             self._train(session)
-        return self.sampler.sample(self.ctx.templates, count, session.seen, seed, "supervised")
+        return self.ctx.sampler.sample(self.ctx.templates, count, session.seen, seed, "supervised")
 
     def state(self) -> dict:
-        return {"trained": self.trained}
+        return {"trained": self.trained, "training": self.training}
+
+    def warnings(self) -> list[str]:
+        t = self.training
+        if t is None:
+            return []
+        note = (
+            f"fine-tuned on {t['examples']} test cases ({t['failures']} failures), "
+            f"loss {t['loss_before']:.2f} -> {t['loss_after']:.2f}"
+        )
+        if t["failures"] < t["examples"]:
+            note += ": too few failures, the best-scoring other test cases filled in"
+        return [note]
 
     def _train(self, session: Session) -> None:
         from tailscope.redteam.training import finetune_lora
@@ -61,11 +74,17 @@ class Supervised(RoundMethod):
             seed=self.ctx.seed,
             adapter_dir=self.ctx.artifacts / self.ADAPTER,
         )
-        self.report = report
+        self.training = {
+            "examples": report.examples,
+            "failures": sum(c["hit"] for c in session.cases),
+            "loss_before": report.loss_before,
+            "loss_after": report.loss_after,
+            "seconds": report.seconds,
+        }
         self._use(model)
 
     def _use(self, model) -> None:
-        self.sampler = dataclasses.replace(self.ctx.sampler, attacker=model)
+        self.ctx.sampler.attacker = model  # from now on, test cases come from the trained copy
         self.trained = True
 
 

@@ -289,24 +289,28 @@ def rl_finetune(
     beta: float = 0.05,
     rank: int = 8,
     seed: int = 0,
+    iterations: int = 1,
     adapter_dir: Path | None = None,
     resume_adapter: Path | None = None,
     on_step: Callable[[int, dict], bool | None] | None = None,
 ) -> tuple[HFModel, RlReport]:
     """RL fine-tuning of the attacker with trl's GRPOTrainer and a LoRA adapter.
 
-    Each optimizer step samples `num_generations` completions for each of `batch_prompts`
-    prompts and calls `reward_fn(prompts, completions)` once on all of them (plain texts);
+    Each of the `steps` generation batches samples `num_generations` completions for each of
+    `batch_prompts` prompts and calls `reward_fn(prompts, completions)` once on all of them
+    (plain texts), then takes `iterations` optimizer steps on them (GRPO's mu; 1 = on-policy);
     for Perez et al.'s reward pass -log(1 - r) of the classifier score r. GRPO's advantages are
     rewards normalized within each prompt's group, so no value model is trained. The KL
     penalty (`beta`) is to the adapter-disabled model, i.e. the attacker as passed in, also
-    after a resume. `steps` counts this call's steps; with `resume_adapter` training continues
-    from that adapter's weights (the optimizer's moments start afresh) and step numbers
-    continue from its saved progress. `on_step(step, stats)` gets reward, reward_std, kl,
+    after a resume. Step numbers count optimizer steps; with `resume_adapter` training
+    continues from that adapter's weights (the optimizer's moments start afresh) and step
+    numbers continue from its saved progress. `on_step(step, stats)` gets reward, reward_std, kl,
     loss, completion_length and seconds (since the start of this call); returning True
     stops training after that step (e.g. when the target-query budget is spent)."""
     if steps < 1:
         raise TailscopeError(f"steps must be at least 1 (got {steps})")
+    if iterations < 1:
+        raise TailscopeError(f"iterations must be at least 1 (got {iterations})")
     if num_generations < 2:
         raise TailscopeError(
             f"num_generations must be at least 2 (got {num_generations}): GRPO compares "
@@ -351,7 +355,10 @@ def rl_finetune(
     with _quiet(), tempfile.TemporaryDirectory(prefix="tailscope-rl-") as scratch:
         args = GRPOConfig(
             output_dir=scratch,
-            max_steps=steps,
+            # GRPO's mu: each generation batch (one reward_fn call) serves `iterations`
+            # clipped optimizer steps, more learning per target query.
+            num_iterations=iterations,
+            max_steps=steps * iterations,
             # One generation batch per optimizer step: reward_fn is called once per step.
             per_device_train_batch_size=batch_prompts * num_generations,
             gradient_accumulation_steps=1,
@@ -396,13 +403,13 @@ def rl_finetune(
 
         class _Steps(TrainerCallback):
             def on_log(self, args, state, control, logs=None, **kwargs):
-                if not logs or "reward" not in logs:
+                if not logs or "train_runtime" in logs:
                     return  # the end-of-training summary
                 step = offset + state.global_step
                 report.steps = state.global_step
-                report.rewards.append(logs["reward"])
+                report.rewards.append(logs.get("reward"))
                 report.kl.append(logs.get("kl"))
-                history.append(logs["reward"])
+                history.append(logs.get("reward"))
                 if adapter_dir is not None:
                     _save_adapter(policy, adapter_dir, {"steps": step, "rewards": history})
                 if on_step is not None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from tailscope.errors import TailscopeError, first_problem
+from tailscope.errors import TailscopeError
+from tailscope.options import build_config
 from tailscope.redteam.attacker import AttackerSampler, test_case_rules
 from tailscope.redteam.few_shot import FewShot, FewShotConfig, ZeroShot, ZeroShotConfig
 from tailscope.redteam.loop import RedTeamContext, Session
@@ -33,25 +34,10 @@ METHODS = {
 }
 
 
-def method_options(method: str) -> dict[str, object]:
-    return asdict(METHODS[method][0]())
-
-
 def method_config(method: str, options: dict):
     if method not in METHODS:
         raise TailscopeError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-    known = method_options(method)
-    for key in options:
-        if key not in known:
-            choices = ", ".join(known) or "none"
-            raise TailscopeError(
-                f"unknown option {key!r} for red-team method {method}: its options are {choices}"
-            )
-    try:
-        return METHODS[method][0](**options)
-    except ValidationError as exc:
-        where, message, value = first_problem(exc)
-        raise TailscopeError(f"option {where} of {method}: {message} (got {value!r})") from None
+    return build_config(METHODS[method][0], options, f"red-team method {method}")
 
 
 class RedTeamConfig(BaseModel):

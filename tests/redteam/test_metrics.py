@@ -10,7 +10,6 @@ import pytest
 from tailscope.redteam.metrics import (
     cluster,
     default_k,
-    diversity_summary,
     embedder,
     mean_pairwise_similarity,
     novelty,
@@ -171,14 +170,3 @@ def test_cluster_defaults_and_edge_cases(embed):
     assert [c.members for c in first] == [c.members for c in cluster(texts, vectors, k=2, seed=1)]
     with pytest.raises(ValueError):
         cluster(texts, vectors[:3])
-
-
-def test_diversity_summary():
-    summary = diversity_summary(COOKING + CARS)
-    assert summary["count"] == 10
-    assert 0 < summary["self_bleu"] < 0.5
-    assert 0 < summary["embedding_similarity"] < 0.5
-    lexical = diversity_summary(["What?"], embed=False)
-    assert lexical["count"] == 1 and math.isnan(lexical["self_bleu"])
-    assert lexical["embedding_similarity"] is None
-    assert math.isnan(diversity_summary(["What?"])["embedding_similarity"])

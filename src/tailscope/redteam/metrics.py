@@ -240,18 +240,3 @@ def cluster(
         clusters.append(Cluster(len(members), texts[ordered[0]], examples, sorted(ordered)))
     clusters.sort(key=lambda c: (-c.size, c.members[0]))
     return clusters
-
-
-def diversity_summary(texts: Sequence[str], embed: bool = True) -> dict:
-    """count, self_bleu and embedding_similarity (mean pairwise cosine) of the texts.
-
-    A metric that needs two texts is NaN with fewer; embedding_similarity is None when
-    `embed` is false (not computed, so the embedding model is never loaded).
-    """
-    texts = list(texts)
-    summary = {"count": len(texts), "self_bleu": self_bleu(texts), "embedding_similarity": None}
-    if embed:
-        summary["embedding_similarity"] = (
-            mean_pairwise_similarity(embedder().embed(texts)) if len(texts) >= 2 else math.nan
-        )
-    return summary

@@ -141,13 +141,13 @@ def _print(ws, run_id: str, as_json: bool) -> None:
     cases = ws.redteam_cases(run_id)
     summary = summarize(cases)
     if as_json:
-        cli.out.print_json(json.dumps({"run": run_id, "summary": summary}, default=_nan))
+        # NaN (e.g. Self-BLEU of one test case) is not JSON: it becomes null.
+        finite = {
+            k: None if isinstance(v, float) and math.isnan(v) else v for k, v in summary.items()
+        }
+        cli.out.print_json(json.dumps({"run": run_id, "summary": finite}))
         return
     print_summary(summary, cases, cli.out, ws.get_run(run_id).config["method"])
-
-
-def _nan(value):
-    return None
 
 
 def _fmt(x: float) -> str:

@@ -152,3 +152,17 @@ def test_a_killed_run_resumes_without_losing_or_changing_completed_rounds(
     whole_ws = Workspace(tmp_path / "whole")
     uninterrupted = whole_ws.redteam_cases(whole_ws.list_runs()[0].id)
     assert [c["test_case"] for c in after] == [c["test_case"] for c in uninterrupted]
+
+
+def test_show_json_writes_null_for_metrics_a_single_test_case_cannot_have(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    config = {"model": "x", "behavior": {"name": "toxic-from-benign"}, "method": "zero-shot"}
+    run_id = ws.create_run("redteam", config, 0, {"name": "x"})
+    case = {"test_case": "Why?", "reply": "No.", "score": 0.0, "hit": False, "source": "zero-shot"}
+    ws.record_redteam_round(run_id, 0, [case], {})
+    shown = tailscope("redteam", "--show", run_id, "--json", workspace=tmp_path / "ws")
+    assert shown.returncode == 0, shown.stderr
+    assert "NaN" not in shown.stdout  # not JSON
+    summary = json.loads(shown.stdout)["summary"]
+    assert summary["self_bleu"] is None and summary["embedding_similarity"] is None
+    assert summary["queries"] == 1 and summary["hits"] == 0

@@ -18,7 +18,8 @@ def redteam_sections(ws, runs, esc, details, badge) -> list[str]:
     """One overview figure for all red-team runs, then one section per run."""
     from tailscope.redteam.summary import summarize
 
-    summaries = {run.id: summarize(ws.redteam_cases(run.id), seed=run.seed) for run in runs}
+    cases = {run.id: ws.redteam_cases(run.id) for run in runs}
+    summaries = {run.id: summarize(cases[run.id], seed=run.seed) for run in runs}
     sections = []
     points = [(_label(run), run.config.get("method", "?"), summaries[run.id]) for run in runs]
     figure = difficulty_diversity_plot(points)
@@ -31,7 +32,9 @@ def redteam_sections(ws, runs, esc, details, badge) -> list[str]:
             "</figure></section>"
         )
     for run in runs:
-        sections.append(_run_section(ws, run, summaries[run.id], esc, details(run), badge(run)))
+        sections.append(
+            _run_section(run, cases[run.id], summaries[run.id], esc, details(run), badge(run))
+        )
     return sections
 
 
@@ -41,8 +44,9 @@ def _label(run) -> str:
     return behavior.get("name", "?") + params
 
 
-def _run_section(ws, run, summary: dict, esc, details_html: str, badge_html: str) -> str:
-    cases = ws.redteam_cases(run.id)
+def _run_section(
+    run, cases: list[dict], summary: dict, esc, details_html: str, badge_html: str
+) -> str:
     parts = [
         f"<section class='run' id='run-{esc(run.id)}'>",
         f"<h2>Red team {esc(run.id)} {badge_html}</h2>",

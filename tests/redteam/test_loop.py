@@ -185,14 +185,22 @@ def _junk_tolerant_behavior(tmp_path) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("method", ["supervised", "rl"])
-def test_training_methods_spend_the_budget_keep_an_adapter_and_resume(tmp_path, tiny_model, method):
+_RL = {"batch_prompts": 2, "num_generations": 2}
+
+
+@pytest.mark.parametrize(
+    "method, options, adapters",
+    [
+        ("supervised", {"warmup": 0.5, "min_examples": 2}, ["sft-adapter"]),
+        ("rl", _RL, ["rl-adapter"]),
+        ("rl", {**_RL, "init": "supervised", "warmup": 0.5}, ["sft-adapter", "rl-adapter"]),
+    ],
+    ids=["supervised", "rl", "rl-from-supervised"],
+)
+def test_training_methods_spend_the_budget_keep_an_adapter_and_resume(
+    tmp_path, tiny_model, method, options, adapters
+):
     ws = Workspace(tmp_path / "ws")
-    options = (
-        {"warmup": 0.5, "min_examples": 2}
-        if method == "supervised"
-        else {"batch_prompts": 2, "num_generations": 2}
-    )
     config = RedTeamConfig(
         model="tiny",
         behavior=BehaviorRef(name=_junk_tolerant_behavior(tmp_path)),
@@ -207,13 +215,14 @@ def test_training_methods_spend_the_budget_keep_an_adapter_and_resume(tmp_path, 
     session = execute_redteam(ws, run_id, config, 0, ScriptedTarget(), tiny_model)
     cases = ws.redteam_cases(run_id)
     assert len(cases) == session.budget == 8
-    trained = "supervised" if method == "supervised" else "rl"
-    assert {c["source"] for c in cases} >= {trained}
-    adapter = (
-        ws.artifact_dir(run_id, method) / f"{'sft' if method == 'supervised' else 'rl'}-adapter"
-    )
-    assert (adapter / "adapter_config.json").is_file()
-    if method == "supervised":  # the run says what the fine-tuning did, and on what
+    sources = [c["source"] for c in cases]
+    if "warmup" in options:  # the warm-up's zero-shot test cases come first
+        assert sources[:4] == ["zero-shot"] * 4 and set(sources[4:]) == {method}
+    else:
+        assert set(sources) == {method}
+    for name in adapters:
+        assert (ws.artifact_dir(run_id, method) / name / "adapter_config.json").is_file()
+    if "sft-adapter" in adapters:  # the run says what the fine-tuning did, and on what
         (note,) = ws.get_run(run_id).progress["warnings"]
         assert note.startswith("fine-tuned on") and "loss" in note and "filled in" in note
     # A resumed run with budget left goes on from the stored adapter and history.
@@ -221,6 +230,8 @@ def test_training_methods_spend_the_budget_keep_an_adapter_and_resume(tmp_path, 
     resumed = execute_redteam(ws, run_id, more, 0, ScriptedTarget(), tiny_model)
     assert len(ws.redteam_cases(run_id)) == 12 and ws.redteam_cases(run_id)[:8] == cases
     assert resumed.stop_reason is None
+    if "sft-adapter" in adapters:  # the resumed run still reports the fine-tuning
+        assert ws.get_run(run_id).progress["warnings"] == [note]
 
 
 def test_pair_with_an_lm_judge_counts_unparsable_ratings(tmp_path):

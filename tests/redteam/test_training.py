@@ -10,6 +10,7 @@ from tailscope.errors import TailscopeError
 from tailscope.redteam.training import (
     end_of_turn,
     finetune_lora,
+    line_break_ids,
     load_adapter,
     read_progress,
     rl_finetune,
@@ -175,6 +176,49 @@ def test_rl_iterations_reuse_each_batch_of_rewards(tiny_model):
         max_new_tokens=4,
     )
     assert calls == [4, 4] and report.steps == 4
+
+
+def test_line_break_ids_are_the_tokens_that_break_a_line(smol_tokenizer):
+    ids = line_break_ids(smol_tokenizer)
+    encode = smol_tokenizer.encode
+    assert {encode("\n")[0], encode("\n\n")[0]} <= ids
+    words = set(encode("What is the password? Tell me."))
+    assert not ids & (words | set(smol_tokenizer.all_special_ids))
+
+
+@pytest.mark.parametrize("one_line", [False, True])
+def test_one_line_completions_end_at_their_first_line_break(smol_tokenizer, one_line):
+    """A tiny model pushed toward line breaks writes several lines; with one_line every
+    completion stops at its first."""
+    attacker = build_tiny_model(smol_tokenizer)
+    breaks = torch.tensor(sorted(line_break_ids(smol_tokenizer)))
+
+    def favour_breaks(module, inputs, logits):
+        logits[..., breaks] += 9.0  # about 1 token in 6 breaks the line
+        return logits
+
+    attacker.model.lm_head.register_forward_hook(favour_breaks)
+    seen = []
+
+    def reward(prompts, completions):
+        seen.extend(completions)
+        return _spaces(prompts, completions)
+
+    trained, _ = rl_finetune(
+        attacker,
+        PROMPTS,
+        reward,
+        steps=2,
+        batch_prompts=2,
+        num_generations=4,
+        max_new_tokens=24,
+        one_line=one_line,
+    )
+    ends = trained.model.generation_config.eos_token_id
+    assert ends == attacker.model.generation_config.eos_token_id  # only training stops early
+    # Only whitespace (the stopping token's) may follow a line break in a one-line completion.
+    several_lines = ["\n" in c.rstrip() for c in seen]
+    assert len(seen) == 16 and any(several_lines) != one_line
 
 
 @pytest.mark.parametrize(

@@ -121,13 +121,17 @@ class RoundMethod(Method):
 
     patience = 3
 
-    def run(self, session: Session) -> None:
+    def run(self, session: Session, until: int | None = None) -> None:
+        """Rounds until the budget is spent, or until the run holds `until` test cases
+        (another method's warm-up)."""
         self.ctx.sampler.restore(session.saved_state.get("sampler", {}))
         self.restore(session.saved_state, session)
+        limit = session.budget if until is None else min(until, session.budget)
         empty = 0
-        while not session.done:
+        while not session.done and len(session.cases) < limit:
             seed = session.round_seed(self.ctx.seed, empty)
-            proposals = self.propose(min(self.ctx.batch, session.remaining), session, seed)
+            count = min(self.ctx.batch, limit - len(session.cases))
+            proposals = self.propose(count, session, seed)
             if not proposals:
                 empty += 1
                 if empty >= self.patience:

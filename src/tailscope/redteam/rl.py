@@ -7,11 +7,17 @@ initial self. An optional novelty bonus (Hong et al. 2024, curiosity-driven red 
 adds `novelty_weight` x (1 - max cosine similarity to every earlier test case) against
 mode collapse. A completion without a parsable test case costs no target query and gets
 `invalid_reward`.
+
+With `init=supervised` RL starts from the supervised attacker rather than the raw one: the
+first `warmup` share of the budget goes to zero-shot test cases, the attacker is fine-tuned
+on their failures (the `supervised` method, `sft_epochs` epochs) and RL trains on from that
+adapter. The KL penalty stays relative to the raw attacker.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -19,6 +25,7 @@ from pydantic.dataclasses import dataclass
 
 from tailscope.redteam.attacker import Proposal, parse_test_cases
 from tailscope.redteam.loop import Method, Session
+from tailscope.redteam.supervised import Supervised, SupervisedConfig
 
 
 @dataclass
@@ -32,6 +39,9 @@ class RlConfig:
     max_score: float = Field(0.99, gt=0, lt=1)  # caps r in -log(1 - r)
     novelty_weight: float = Field(0.0, ge=0)
     invalid_reward: float = -1.0
+    init: Literal["attacker", "supervised"] = "attacker"
+    warmup: float = Field(0.25, gt=0, lt=1)  # with init=supervised: zero-shot share first
+    sft_epochs: int = Field(1, ge=1)  # with init=supervised
 
 
 def reward(score: float, max_score: float) -> float:
@@ -40,27 +50,59 @@ def reward(score: float, max_score: float) -> float:
 
 class ReinforcementLearning(Method):
     ADAPTER = "rl-adapter"
+    _supervised: Supervised | None = None  # the warm-up of init=supervised
 
     def run(self, session: Session) -> None:
         """Train until the budget is spent. Completions without a test case cost nothing,
         so a call may leave budget: the next call resumes from the saved adapter, and a
         call that yields no test case at all ends the run with a reason."""
+        from tailscope.redteam.training import has_adapter
+
         config: RlConfig = self.config
         per_step = config.batch_prompts * config.num_generations
         adapter = self.ctx.artifacts / self.ADAPTER
+        start = self._supervised_start(session) if config.init == "supervised" else None
         self._embeddings = None
         prompts = [self.ctx.templates[i % len(self.ctx.templates)] for i in range(per_step)]
         while not session.done:
             before = len(session.cases)
-            self._train(prompts, math.ceil(session.remaining / per_step), adapter, session)
+            resume = adapter if has_adapter(adapter) else start
+            steps = math.ceil(session.remaining / per_step)
+            self._train(prompts, steps, adapter, resume, session)
             if len(session.cases) == before:
                 session.stop(
                     "the attacker wrote no usable test case in a whole RL call "
                     f"({self.ctx.sampler.samples} samples): try another attacker or template"
                 )
 
-    def _train(self, prompts: list[str], steps: int, adapter, session: Session) -> None:
-        from tailscope.redteam.training import has_adapter, rl_finetune
+    def warnings(self) -> list[str]:
+        return self._supervised.warnings() if self._supervised is not None else []
+
+    def _supervised_start(self, session: Session):
+        """The warm-up and fine-tuning of init=supervised (skipped where a resumed run
+        already did them); returns the adapter RL starts from."""
+        from tailscope.redteam.training import has_adapter
+
+        config: RlConfig = self.config
+        sft_config = SupervisedConfig(
+            warmup=config.warmup, epochs=config.sft_epochs, rank=config.rank
+        )
+        self._supervised = Supervised(sft_config, self.ctx)
+        start = self.ctx.artifacts / Supervised.ADAPTER
+        if has_adapter(start):
+            self._supervised.training = session.saved_state.get("training")
+            return start
+        self._supervised.run(session, until=self._supervised.warmup_size(session))
+        if session.done:
+            return None
+        self._supervised.train(session)
+        return start
+
+    def _state(self) -> dict:
+        return {"training": self._supervised.training} if self._supervised is not None else {}
+
+    def _train(self, prompts, steps: int, adapter, resume, session: Session) -> None:
+        from tailscope.redteam.training import rl_finetune
 
         config: RlConfig = self.config
         rl_finetune(
@@ -78,7 +120,8 @@ class ReinforcementLearning(Method):
             seed=self.ctx.seed + session.round,
             iterations=config.iterations,
             adapter_dir=adapter,
-            resume_adapter=adapter if has_adapter(adapter) else None,
+            resume_adapter=resume,
+            one_line=True,  # only the first line is the test case (Perez et al.)
             on_step=lambda step, stats: session.done,  # True stops training: budget spent
         )
 
@@ -102,7 +145,7 @@ class ReinforcementLearning(Method):
         for i, case, extra in zip(where, cases, bonus, strict=True):
             case["reward"] = reward(case["score"], config.max_score) + extra
             rewards[i] = case["reward"]
-        session.commit(cases, {})
+        session.commit(cases, self._state())
         return rewards
 
     def _novelty(self, texts: list[str], session: Session) -> np.ndarray:

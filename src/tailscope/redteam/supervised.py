@@ -39,11 +39,11 @@ class Supervised(RoundMethod):
 
     def propose(self, count: int, session: Session, seed: int) -> list[Proposal]:
         if not self.trained:
-            warmup = math.ceil(self.config.warmup * session.budget)
+            warmup = self.warmup_size(session)
             if len(session.cases) < warmup:
                 count = min(count, warmup - len(session.cases))
                 return self.zero_shot(count, session, seed, "zero-shot")
-            self._train(session)
+            self.train(session)
         return self.ctx.sampler.sample(self.ctx.templates, count, session.seen, seed, "supervised")
 
     def state(self) -> dict:
@@ -61,7 +61,11 @@ class Supervised(RoundMethod):
             note += ": too few failures, the best-scoring other test cases filled in"
         return [note]
 
-    def _train(self, session: Session) -> None:
+    def warmup_size(self, session: Session) -> int:
+        return math.ceil(self.config.warmup * session.budget)
+
+    def train(self, session: Session) -> None:
+        """Fine-tune on the run's failures so far; the adapter is saved under artifacts."""
         from tailscope.redteam.training import finetune_lora
 
         examples = training_examples(session.cases, self.config.min_examples, self.ctx.templates)

@@ -68,6 +68,12 @@ def end_of_turn(model: HFModel) -> str:
     return tok.eos_token or ""
 
 
+def line_break_ids(tokenizer) -> set[int]:
+    """Every token whose text holds a line break: any of them ends a line."""
+    special = set(tokenizer.all_special_ids)
+    return {i for i in range(len(tokenizer)) if i not in special and "\n" in tokenizer.decode([i])}
+
+
 def _lora_config(model, rank: int, alpha: int, targets=None):
     from peft import LoraConfig
 
@@ -292,6 +298,7 @@ def rl_finetune(
     iterations: int = 1,
     adapter_dir: Path | None = None,
     resume_adapter: Path | None = None,
+    one_line: bool = False,
     on_step: Callable[[int, dict], bool | None] | None = None,
 ) -> tuple[HFModel, RlReport]:
     """RL fine-tuning of the attacker with trl's GRPOTrainer and a LoRA adapter.
@@ -306,7 +313,10 @@ def rl_finetune(
     continues from that adapter's weights (the optimizer's moments start afresh) and step
     numbers continue from its saved progress. `on_step(step, stats)` gets reward, reward_std, kl,
     loss, completion_length and seconds (since the start of this call); returning True
-    stops training after that step (e.g. when the target-query budget is spent)."""
+    stops training after that step (e.g. when the target-query budget is spent).
+
+    With `one_line` a completion ends at its first line break: when only the first line is
+    rewarded (a red-team test case), the tokens after it would add noise to the gradient."""
     if steps < 1:
         raise TailscopeError(f"steps must be at least 1 (got {steps})")
     if iterations < 1:
@@ -382,8 +392,16 @@ def rl_finetune(
             dataloader_num_workers=0,
         )
         torch.manual_seed(seed)  # LoRA's A matrices are drawn before the Trainer seeds
+        model = copy.deepcopy(attacker.model)
+        if one_line:  # trl ends (and masks) completions at any of the model's eos ids
+            ends = model.generation_config.eos_token_id
+            ends = [ends] if isinstance(ends, int) else list(ends or [])
+            ends.append(attacker.tokenizer.eos_token_id)
+            model.generation_config.eos_token_id = sorted(
+                set(ends) | line_break_ids(attacker.tokenizer)
+            )
         trainer = GRPOTrainer(
-            model=copy.deepcopy(attacker.model),
+            model=model,
             reward_funcs=reward,
             args=args,
             train_dataset=dataset,
@@ -423,5 +441,7 @@ def rl_finetune(
         trainer.add_callback(_Steps())
         trainer.train()
         merged = policy.merge_and_unload()
+        # The trained attacker writes whole replies again, whatever ended its completions.
+        merged.generation_config.eos_token_id = attacker.model.generation_config.eos_token_id
     report.seconds = time.perf_counter() - started
     return _wrap(attacker, merged, "rl"), report

@@ -3,6 +3,7 @@ difficulty-vs-diversity comparison), SmolLM2-135M-Instruct as target and attacke
 
     .venv/bin/python benchmarks/redteam.py --budget 192
     .venv/bin/python benchmarks/redteam.py --behaviors secret-leakage --methods pair rl
+    .venv/bin/python benchmarks/redteam.py --budget 2048 --methods rl --grow  # go on to 2048
 
 Runs live in a workspace (default benchmarks/results/redteam-workspace, not committed):
 a killed benchmark resumes its unfinished runs and reuses finished ones. Results go to
@@ -20,7 +21,13 @@ from pathlib import Path
 from machine_info import machine  # benchmarks/ is on sys.path when run as a script
 
 from tailscope.models.registry import DEFAULT_MODEL, load_model
-from tailscope.redteam.session import METHODS, RUN_KIND, RedTeamConfig, execute_redteam
+from tailscope.redteam.session import (
+    METHODS,
+    RUN_KIND,
+    RedTeamConfig,
+    execute_redteam,
+    extend_budget,
+)
 from tailscope.redteam.summary import summarize
 from tailscope.search.session import BehaviorRef
 from tailscope.store.workspace import Workspace
@@ -28,15 +35,27 @@ from tailscope.store.workspace import Workspace
 RESULTS = Path(__file__).parent / "results"
 
 
-def find_run(ws: Workspace, config: RedTeamConfig, seed: int):
-    for run in ws.list_runs():
-        if (
-            run.kind == RUN_KIND
-            and run.seed == seed
-            and run.config == config.model_dump(mode="json")
-        ):
-            return run
-    return None
+def find_run(ws: Workspace, config: RedTeamConfig, seed: int, grow: bool):
+    """(run, grown): the run of this config and seed; with `grow`, else the largest finished
+    run of the same config with a smaller budget, given this budget to go on with."""
+    want = config.model_dump(mode="json")
+    runs = [r for r in ws.list_runs() if r.kind == RUN_KIND and r.seed == seed]
+    for run in runs:
+        if run.config == want:
+            return run, False
+    smaller = [
+        r
+        for r in runs
+        if grow
+        and r.status == "completed"
+        and r.config["budget"] < config.budget
+        and {**r.config, "budget": config.budget} == want
+    ]
+    if not smaller:
+        return None, False
+    run = max(smaller, key=lambda r: r.config["budget"])
+    extend_budget(ws, run.id, config.budget)
+    return ws.get_run(run.id), True
 
 
 def main() -> None:
@@ -49,6 +68,11 @@ def main() -> None:
     parser.add_argument("--option", action="append", default=[], help="METHOD:KEY=VALUE")
     parser.add_argument("--workspace", type=Path, default=RESULTS / "redteam-workspace")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--grow",
+        action="store_true",
+        help="go on with a finished run of a smaller budget (same settings) up to --budget",
+    )
     args = parser.parse_args()
 
     options: dict[str, dict] = {"pair": {"stop_on_success": False}}
@@ -70,9 +94,10 @@ def main() -> None:
                 budget=args.budget,
                 batch=args.batch,
             )
-            run = find_run(ws, config, args.seed)
+            run, grown = find_run(ws, config, args.seed, args.grow)
             started = time.perf_counter()
-            if run is None or run.status != "completed":
+            earlier = run.progress.get("seconds", 0.0) if grown else 0.0
+            if run is None or run.status != "completed" or grown:
                 run_id = (
                     run.id
                     if run
@@ -82,7 +107,7 @@ def main() -> None:
                 )
                 print(f"{behavior} / {method}: run {run_id}", flush=True)
                 execute_redteam(ws, run_id, config, args.seed, target, target)
-                seconds = time.perf_counter() - started
+                seconds = earlier + time.perf_counter() - started
                 ws.set_progress(run_id, {**ws.get_run(run_id).progress, "seconds": seconds})
             else:
                 run_id = run.id

@@ -21,7 +21,13 @@ def redteam(
     ),
     param: list[str] = typer.Option([], "--param", "-p", help="Behavior parameter KEY=VALUE."),
     method: str = typer.Option("zero-shot", "--method", help=METHOD_HELP),
-    budget: int = typer.Option(128, "--budget", help="Target queries to spend (test cases)."),
+    budget: int = typer.Option(
+        None,
+        "--budget",
+        help="Target queries to spend (test cases) [default: 128]. With --resume: the run's "
+        "new budget, to go on with a finished run.",
+        show_default=False,
+    ),
     option: list[str] = typer.Option(
         [], "--option", "-o", help="Method option KEY=VALUE, e.g. -o temperature=0.1."
     ),
@@ -45,8 +51,9 @@ def redteam(
     Examples:
       tailscope redteam -b offensive-replies --method few-shot --budget 200
       tailscope redteam -b secret-leakage --method pair -o streams=8 -o stop_on_success=false
+      tailscope redteam --resume RUN_ID --budget 1024   # 1024 queries in all, trained on
     """
-    from tailscope.redteam.session import RUN_KIND, RedTeamConfig
+    from tailscope.redteam.session import RUN_KIND, RedTeamConfig, extend_budget
 
     cli = _cli()
     ws = _ws(workspace)
@@ -56,11 +63,14 @@ def redteam(
     if resume:
         run = _redteam_run(ws, resume, RUN_KIND)
         config, seed, run_id = RedTeamConfig.model_validate(run.config), run.seed, resume
+        if budget is not None and budget != config.budget:
+            config = extend_budget(ws, run_id, budget)
     else:
         if not behavior:
             raise TailscopeError(
                 "no behavior given: pass --behavior NAME (see `tailscope behaviors list`)"
             )
+        budget = 128 if budget is None else budget
         if budget < 1:
             raise TailscopeError(f"--budget {budget} must be at least 1 target query")
         config = cli._validated(

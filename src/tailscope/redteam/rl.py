@@ -33,8 +33,10 @@ class RlConfig:
     batch_prompts: int = Field(4, ge=1)
     num_generations: int = Field(4, ge=2)  # completions per prompt (group baseline)
     beta: float = Field(0.05, ge=0)  # KL penalty to the initial attacker
-    learning_rate: float = Field(3e-4, gt=0)  # for the LoRA weights; not tuned (see docs)
-    iterations: int = Field(1, ge=1)  # optimizer steps per batch of target replies (GRPO mu)
+    # GRPO's mu: optimizer steps per batch of target replies. With mu = 1 at lr 3e-4 the
+    # attacker did not learn within 256 queries; 4 at 5e-4 did (docs/benchmarks.md).
+    iterations: int = Field(4, ge=1)
+    learning_rate: float = Field(5e-4, gt=0)  # for the LoRA weights
     rank: int = Field(8, ge=1)
     max_score: float = Field(0.99, gt=0, lt=1)  # caps r in -log(1 - r)
     novelty_weight: float = Field(0.0, ge=0)

@@ -66,6 +66,20 @@ class RedTeamConfig(BaseModel):
         return self.model_copy(update={"options": options})
 
 
+def extend_budget(ws, run_id: str, budget: int) -> RedTeamConfig:
+    """Set run `run_id`'s budget to `budget` target queries (a finished run goes on from its
+    history and trained adapters when executed again); returns the new config."""
+    config = RedTeamConfig.model_validate(ws.get_run(run_id).config)
+    done = len(ws.redteam_cases(run_id))
+    if budget < max(done, 1):
+        raise TailscopeError(
+            f"--budget {budget} is below the {done} test cases run {run_id} already holds"
+        )
+    config = config.model_copy(update={"budget": budget})
+    ws.set_config(run_id, config.model_dump(mode="json"))
+    return config
+
+
 def execute_redteam(
     ws,
     run_id: str,

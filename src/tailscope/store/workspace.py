@@ -332,6 +332,10 @@ class Workspace:
     def set_progress(self, run_id: str, progress: dict) -> None:
         self._update_run(run_id, "progress = ?", (_dumps(progress),))
 
+    def set_config(self, run_id: str, config: dict) -> None:
+        """Replace a run's recorded config, e.g. a red-team run given more budget."""
+        self._update_run(run_id, "config = ?", (_dumps(config),))
+
     def _update_run(self, run_id: str, assignments: str, values: tuple) -> None:
         with self._transaction() as db:
             cursor = db.execute(

@@ -124,25 +124,62 @@ def main() -> None:
                     "options": config.options,
                     **summary,
                     "top": sorted(cases, key=lambda c: -c["score"])[:5],
+                    "cases": cases,  # for the learning curves, not written out
                 }
             )
             print(_row(rows[-1]), flush=True)
     out = args.out or RESULTS / f"redteam-{dt.date.today().isoformat()}.json"
     out.write_text(
         json.dumps(
-            {"machine": machine(), "budget": args.budget, "rows": rows},
+            {
+                "machine": machine(),
+                "budget": args.budget,
+                "rows": [{k: v for k, v in r.items() if k != "cases"} for r in rows],
+            },
             indent=1,
             default=lambda x: None,
         )
         + "\n"
     )
-    print(f"\nwrote {out}\n")
+    curve = learning_curves(rows, out.with_suffix(".png"))
+    print(f"\nwrote {out}" + (f" and {curve}" if curve else "") + "\n")
     print(
         "| behavior | method | queries | hits | hit rate [95% CI] | Self-BLEU | emb. sim. | time |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(_row(r))
+
+
+def learning_curves(rows: list[dict], path: Path, block: int = 128) -> Path | None:
+    """Hit rate per block of `block` target queries, one line per run: whether a method
+    learns shows here, not in its overall rate. Only for runs of at least 4 blocks."""
+    from matplotlib.figure import Figure
+
+    long = [r for r in rows if r["queries"] >= 4 * block]
+    if not long:
+        return None
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for r in long:
+        hits = [c["hit"] for c in r["cases"]]
+        rates = [
+            100 * sum(hits[i : i + block]) / len(hits[i : i + block])
+            for i in range(0, len(hits), block)
+        ]
+        ax.plot(
+            [block * (i + 1) for i in range(len(rates))],
+            rates,
+            marker="o",
+            label=f"{r['behavior']} / {r['method']}",
+        )
+    ax.set_xlabel("target queries")
+    ax.set_ylabel(f"hit rate per {block} queries (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=120)
+    return path
 
 
 def _row(r: dict) -> str:

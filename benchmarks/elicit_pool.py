@@ -3,7 +3,7 @@
 Resumable: every stage appends to files under benchmarks/results/elicit-demo/ and skips
 what is already there. Run in the background:
 
-    nohup .venv/bin/python benchmarks/elicit_pool.py > /tmp/elicit_pool.log 2>&1 &
+    nohup .venv/bin/python benchmarks/elicit_pool.py > elicit_pool.log 2>&1 &
 """
 
 from __future__ import annotations

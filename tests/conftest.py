@@ -3,6 +3,8 @@ real default model for integration tests."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -38,6 +40,16 @@ def build_tiny_model(tokenizer, seed: int = 0) -> HFModel:
 @pytest.fixture()
 def tiny_model(smol_tokenizer) -> HFModel:
     return build_tiny_model(smol_tokenizer)
+
+
+@pytest.fixture()
+def tiny_model_dir(tmp_path, smol_tokenizer) -> Path:
+    """The tiny random Llama saved as a transformers directory, as a user would pass it."""
+    model = build_tiny_model(smol_tokenizer)
+    path = tmp_path / "tiny-model"
+    model.model.save_pretrained(path)
+    smol_tokenizer.save_pretrained(path)
+    return path
 
 
 @pytest.fixture(scope="session")

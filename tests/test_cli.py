@@ -2,48 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
-
 from tailscope.store.workspace import Workspace
-from tests.conftest import build_tiny_model
-
-
-def tailscope(*args: str, workspace: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TAILSCOPE_WORKSPACE": str(workspace)}
-    return subprocess.run(
-        [sys.executable, "-m", "tailscope", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
-
-
-@pytest.fixture()
-def tiny_model_dir(tmp_path, smol_tokenizer) -> Path:
-    """The tiny random Llama saved as a transformers directory, as a user would pass it."""
-    model = build_tiny_model(smol_tokenizer)
-    path = tmp_path / "tiny-model"
-    model.model.save_pretrained(path)
-    smol_tokenizer.save_pretrained(path)
-    return path
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from tests.cli import assert_one_line_error, kill_when, start, tailscope
 
 
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):
@@ -115,11 +79,7 @@ def _checkpointed(ws: Path, unit_key: str) -> bool:
 
 def test_killed_search_resumes_without_redoing_or_losing_work(tmp_path, tiny_model_dir):
     ws = tmp_path / "ws"
-    env = {**os.environ, "TAILSCOPE_WORKSPACE": str(ws)}
     args = [
-        sys.executable,
-        "-m",
-        "tailscope",
         "search",
         "-b",
         "say",
@@ -134,13 +94,9 @@ def test_killed_search_resumes_without_redoing_or_losing_work(tmp_path, tiny_mod
         "--seed",
         "7",
     ]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
     # Kill inside the second unit, once it has checkpointed part of its work.
-    while not _checkpointed(ws, "0:say(target=I hate you)/restart1") and time.time() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = start(*args, workspace=ws)
+    kill_when(proc, lambda: _checkpointed(ws, "0:say(target=I hate you)/restart1"))
 
     runs = json.loads(tailscope("runs", "--json", workspace=ws).stdout)
     assert len(runs) == 1 and runs[0]["status"] == "running"
@@ -164,21 +120,32 @@ def test_killed_search_resumes_without_redoing_or_losing_work(tmp_path, tiny_mod
 def test_audit_quick_writes_a_report_with_the_findings(tmp_path):
     ws = tmp_path / "ws"
     report = tmp_path / "report.html"
-    result = tailscope("audit", "--quick", "--seconds", "6", "-o", str(report), workspace=ws)
+    # A step budget: a loaded machine takes longer but records the same work.
+    result = tailscope("audit", "--quick", "--steps", "4", "-o", str(report), workspace=ws)
     assert result.returncode == 0, result.stderr
     runs = json.loads(tailscope("runs", "--json", workspace=ws).stdout)
+    assert {r["status"] for r in runs} == {"completed"}
     run_id = next(r["id"] for r in runs if r["kind"] == "audit")
-    shown = json.loads(tailscope("show", run_id, "--json", workspace=ws).stdout)
-    findings = shown["findings"]
-    assert {f["behavior"] for f in findings} >= {"toxic-from-benign", "french-to-english", "say"}
-    # then one elicitation run (with a forecast in the report) per behavior the pool can probe
+    findings = json.loads(tailscope("show", run_id, "--json", workspace=ws).stdout)["findings"]
+    assert [f["behavior"] for f in findings] == [
+        "toxic-from-benign",
+        "french-to-english",
+        "say",
+        "say",
+        "say",
+    ]
+    assert all(f["steps"] <= 4 for f in findings)
+    # then one elicitation run (with a forecast in the report) per behavior the pool can
+    # probe, and the red-team runs of the quick suite
     assert sum(r["kind"] == "elicit" for r in runs) == 4
-    html = report.read_text()
-    import html as html_lib
-
+    assert sum(r["kind"] == "redteam" for r in runs) == 4
+    page = report.read_text()
     for finding in findings:
-        assert html_lib.escape(finding["prompt"]) in html
-    assert "data:image/png;base64," in html
+        assert html.escape(finding["prompt"]) in page
+        assert html.escape(finding["verification"]["status"]) in page
+    for run in runs:
+        assert run["id"] in page
+    assert "data:image/png;base64," in page
 
 
 def test_every_method_runs_from_the_cli_and_universal_reports_per_request(tmp_path, tiny_model_dir):

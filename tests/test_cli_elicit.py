@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from tailscope.store.workspace import Workspace
-from tests.test_cli import assert_one_line_error, tailscope, tiny_model_dir  # noqa: F401
+from tests.cli import assert_one_line_error, kill_when, start, tailscope
 
 QUESTIONS = [f"Question number {i}: what is {i} plus {i * 3}?" for i in range(39)] + [
     "Is <script>alert(1)</script> safe?"
 ]
 
 
-def test_import_elicit_exact_forecast_and_backtest(tmp_path, tiny_model_dir):  # noqa: F811
+def test_import_elicit_exact_forecast_and_backtest(tmp_path, tiny_model_dir):
     ws = tmp_path / "ws"
     pool_file = tmp_path / "q.txt"
     pool_file.write_text("\n".join(QUESTIONS + QUESTIONS[:5]) + "\n")
@@ -114,6 +109,16 @@ def test_import_elicit_exact_forecast_and_backtest(tmp_path, tiny_model_dir):  #
     assert {s["method"] for s in scores} == {"gumbel-tail", "log-normal"}
     assert all(s["forecasts"] == 20 for s in scores)
 
+    # A file where the run id goes is read as the file, the same as --input FILE.
+    forecasts = [
+        tailscope("forecast", *source, "--plot", str(plot), "--json", workspace=ws)
+        for source in ([str(p_file)], ["--input", str(p_file)])
+    ]
+    assert all(f.returncode == 0 for f in forecasts), forecasts[0].stderr
+    assert json.loads(forecasts[0].stdout) == json.loads(forecasts[1].stdout)
+    missing = tailscope("forecast", str(tmp_path / "nope.csv"), workspace=ws)
+    assert_one_line_error(missing, "nope.csv")
+
 
 def test_not_enough_signal_is_said_not_computed(tmp_path):
     p_file = tmp_path / "p.csv"
@@ -133,7 +138,7 @@ def test_not_enough_signal_is_said_not_computed(tmp_path):
     assert "only 5 of 100" in " ".join(result.stdout.split())
 
 
-def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):  # noqa: F811
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):
     ws = tmp_path / "ws"
     tiny = str(tiny_model_dir)
     (tmp_path / "empty.txt").write_text("\n\n")
@@ -189,7 +194,7 @@ def _recorded(ws: Path) -> int:
 
 def test_killed_elicitation_resumes_without_losing_or_changing_results(
     tmp_path,
-    tiny_model_dir,  # noqa: F811
+    tiny_model_dir,
 ):
     queries = tmp_path / "q.txt"
     queries.write_text("\n".join(f"Tell me fact {i} about the sea?" for i in range(48)))
@@ -218,18 +223,8 @@ def test_killed_elicitation_resumes_without_losing_or_changing_results(
             tailscope("queries", "import", str(queries), "--pool", "qs", workspace=ws).returncode
             == 0
         )
-    env = {**os.environ, "TAILSCOPE_WORKSPACE": str(tmp_path / "killed")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tailscope", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while _recorded(tmp_path / "killed") < 16 and time.time() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = start(*args, workspace=tmp_path / "killed")
+    kill_when(proc, lambda: _recorded(tmp_path / "killed") >= 16)
     done_before = _recorded(tmp_path / "killed")
     assert 16 <= done_before < 48 and done_before % 8 == 0  # whole chunks only
 
@@ -250,12 +245,11 @@ def test_killed_elicitation_resumes_without_losing_or_changing_results(
     assert [(r["hits"], r["k"]) for r in after] == [(r["hits"], r["k"]) for r in uninterrupted]
 
 
-def test_generate_stores_what_the_model_produces_and_stops_on_time(
+def test_generate_stores_what_the_model_produces_and_stops_at_its_call_budget(
     tmp_path,
-    tiny_model_dir,  # noqa: F811
+    tiny_model_dir,
 ):
     ws = tmp_path / "ws"
-    start = time.time()
     result = tailscope(
         "queries",
         "generate",
@@ -267,8 +261,8 @@ def test_generate_stores_what_the_model_produces_and_stops_on_time(
         str(tiny_model_dir),
         "--max-new-tokens",
         "8",
-        "--seconds",
-        "3",
+        "--calls",
+        "2",
         "--json",
         workspace=ws,
     )
@@ -276,6 +270,8 @@ def test_generate_stores_what_the_model_produces_and_stops_on_time(
     summary = json.loads(result.stdout)
     # A random model writes no numbered questions: nothing is made up, the pool exists.
     assert summary["pool"] == "gen" and summary["added"] == summary["size"] == 0
-    assert summary["calls"] >= 1 and time.time() - start < 120
+    assert summary["calls"] == 2
     pools = json.loads(tailscope("queries", "list", "--json", workspace=ws).stdout)
     assert [p["name"] for p in pools] == ["gen"]
+    bad = tailscope("queries", "generate", "--pool", "gen", "--calls", "0", workspace=ws)
+    assert_one_line_error(bad, "--calls 0")

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from transformers import AutoTokenizer
 
 from tailscope.detectors import detector_kinds, make_detector
 from tailscope.detectors import unigram_cache as uc
 from tailscope.detectors.language import LanguageDetector
 from tailscope.errors import TailscopeError
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return AutoTokenizer.from_pretrained("/tmp/smol")
+from tailscope.models.registry import DEFAULT_MODEL, load_tokenizer
 
 
 @pytest.fixture()
@@ -156,61 +151,61 @@ def test_registry_errors_name_valid_options():
 # ---- token tables and their cache -------------------------------------------------------------
 
 
-def test_fingerprint_is_stable_and_tracks_the_vocabulary(tokenizer):
-    again = AutoTokenizer.from_pretrained("/tmp/smol")
-    assert uc.tokenizer_fingerprint(tokenizer) == uc.tokenizer_fingerprint(again)
+def test_fingerprint_is_stable_and_tracks_the_vocabulary(smol_tokenizer):
+    again = load_tokenizer(DEFAULT_MODEL)  # a second load of the same packaged model
+    assert uc.tokenizer_fingerprint(smol_tokenizer) == uc.tokenizer_fingerprint(again)
     again.add_tokens(["<brand_new_token>"])
-    assert uc.tokenizer_fingerprint(tokenizer) != uc.tokenizer_fingerprint(again)
+    assert uc.tokenizer_fingerprint(smol_tokenizer) != uc.tokenizer_fingerprint(again)
 
 
-def test_cached_token_scores_computes_once_then_loads(tokenizer, cache):
+def test_cached_token_scores_computes_once_then_loads(smol_tokenizer, cache):
     calls = []
 
     def compute(vocab):
         calls.append(len(vocab))
         return np.array([len(t) % 2 for t in vocab], dtype=np.float32)
 
-    first = uc.cached_token_scores("parity-v1", tokenizer, compute)
-    assert calls == [len(tokenizer)] and first.shape == (len(tokenizer),)
+    first = uc.cached_token_scores("parity-v1", smol_tokenizer, compute)
+    assert calls == [len(smol_tokenizer)] and first.shape == (len(smol_tokenizer),)
     assert len(list(cache.glob("parity-v1-*.npy"))) == 1
-    assert uc.cached_token_scores("parity-v1", tokenizer, compute) is first  # memoised
+    assert uc.cached_token_scores("parity-v1", smol_tokenizer, compute) is first  # memoised
     uc.clear_memory_cache()
-    loaded = uc.cached_token_scores("parity-v1", tokenizer, compute)
-    assert calls == [len(tokenizer)]  # came from disk
+    loaded = uc.cached_token_scores("parity-v1", smol_tokenizer, compute)
+    assert calls == [len(smol_tokenizer)]  # came from disk
     np.testing.assert_array_equal(loaded, first)
     assert not loaded.flags.writeable
 
 
-def test_corrupt_cache_file_is_recomputed(tokenizer, cache):
+def test_corrupt_cache_file_is_recomputed(smol_tokenizer, cache):
     ones = lambda vocab: np.ones(len(vocab), dtype=np.float32)  # noqa: E731
-    uc.cached_token_scores("ones-v1", tokenizer, ones)
-    path = uc.cache_path("ones-v1", tokenizer)
+    uc.cached_token_scores("ones-v1", smol_tokenizer, ones)
+    path = uc.cache_path("ones-v1", smol_tokenizer)
     path.write_bytes(b"not a numpy file")
     uc.clear_memory_cache()
-    assert uc.cached_token_scores("ones-v1", tokenizer, ones).sum() == len(tokenizer)
+    assert uc.cached_token_scores("ones-v1", smol_tokenizer, ones).sum() == len(smol_tokenizer)
 
 
-def test_toxicity_token_table(tokenizer, cache):
+def test_toxicity_token_table(smol_tokenizer, cache):
     tox = make_detector("toxicity")
-    table = tox.token_scores(tokenizer)
-    assert table.shape == (len(tokenizer),) and table.dtype == np.float32
+    table = tox.token_scores(smol_tokenizer)
+    assert table.shape == (len(smol_tokenizer),) and table.dtype == np.float32
     assert np.all((table >= 0) & (table <= 1))
-    assert table[token_id(tokenizer, " stupid")] > 0.5
+    assert table[token_id(smol_tokenizer, " stupid")] > 0.5
     for neutral in (" weather", " the", " table"):
-        assert table[token_id(tokenizer, neutral)] < 0.2
-    assert table[token_id(tokenizer, " ")] == 0.0  # blank after stripping
+        assert table[token_id(smol_tokenizer, neutral)] < 0.2
+    assert table[token_id(smol_tokenizer, " ")] == 0.0  # blank after stripping
     assert len(list(cache.glob("toxicity-*.npy"))) == 1
     uc.clear_memory_cache()
-    np.testing.assert_array_equal(tox.token_scores(tokenizer), table)
+    np.testing.assert_array_equal(tox.token_scores(smol_tokenizer), table)
 
 
-def test_language_token_table_marks_letterless_tokens_neutral(tokenizer, cache):
+def test_language_token_table_marks_letterless_tokens_neutral(smol_tokenizer, cache):
     english = LanguageDetector("en")
-    table = english.token_scores(tokenizer)
-    assert table.shape == (len(tokenizer),)
+    table = english.token_scores(smol_tokenizer)
+    assert table.shape == (len(smol_tokenizer),)
     for neutral in ("!", "1", ",", " "):
-        assert np.isnan(table[token_id(tokenizer, neutral)])
-    assert table[token_id(tokenizer, " world")] > table[token_id(tokenizer, " je")]
+        assert np.isnan(table[token_id(smol_tokenizer, neutral)])
+    assert table[token_id(smol_tokenizer, " world")] > table[token_id(smol_tokenizer, " je")]
     letters = table[~np.isnan(table)]
-    assert letters.size > 0.9 * len(tokenizer) and np.all((letters >= 0) & (letters <= 1))
+    assert letters.size > 0.9 * len(smol_tokenizer) and np.all((letters >= 0) & (letters <= 1))
     assert len(list(cache.glob("language=en-*.npy"))) == 1

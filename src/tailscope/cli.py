@@ -368,6 +368,9 @@ def audit(
         Path("report.html"), "--output", "-o", help="HTML report to write."
     ),
     seconds: float = typer.Option(None, help="Override the wall-clock budget per behavior."),
+    steps: int = typer.Option(
+        None, help="Step budget per behavior instead (reproducible on any machine)."
+    ),
     resume: str = typer.Option(None, help="Continue the audit run RUN_ID."),
     workspace: Path = WorkspaceOpt,
 ) -> None:
@@ -386,7 +389,7 @@ def audit(
         config = RunConfig.model_validate(ws.get_run(resume).config)
         quick = config.settings.restarts == 1
     else:
-        config = audit_config(model, quick, seconds)
+        config = audit_config(model, quick, seconds, steps)
     run_id, findings = _execute(ws, "audit", config, seed, resume)
     _print_findings(findings, False)
     elicit_ids = audit_elicitation(ws, config, quick, run_id, seed, console, out)

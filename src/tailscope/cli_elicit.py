@@ -65,6 +65,9 @@ def queries_generate(
     temperature: float = typer.Option(1.0, help="Sampling temperature (> 0)."),
     max_new_tokens: int = typer.Option(160, help="Tokens per generated list."),
     seconds: float = typer.Option(None, help="Stop after this many seconds."),
+    calls: int = typer.Option(
+        None, help="Stop after this many generation calls [default: enough for --count]."
+    ),
     seed: int = typer.Option(0, help="Random seed."),
     allow_non_questions: bool = typer.Option(False, help="Keep items not ending in '?'."),
     workspace: Path = _workspace_opt(),
@@ -82,6 +85,8 @@ def queries_generate(
         raise TailscopeError(f"--count {count} must be positive")
     if temperature <= 0:
         raise TailscopeError(f"--temperature {temperature} must be > 0: generation samples")
+    if calls is not None and calls < 1:
+        raise TailscopeError(f"--calls {calls} must be at least 1")
     ws = _ws(workspace)
     templates = tuple(template) or DEFAULT_TEMPLATES
     ws.create_pool(pool, {"created_by": "generate", "model": model})
@@ -108,6 +113,7 @@ def queries_generate(
                 rules=QueryFilter(require_question=not allow_non_questions),
                 existing=existing,
                 max_seconds=seconds,
+                max_calls=calls,
                 on_batch=store,
             )
         except KeyboardInterrupt:
@@ -317,6 +323,8 @@ def _load_observations(ws_path, run_id: str | None, input_file: Path | None, col
     from tailscope.elicit.session import run_observations
     from tailscope.forecast.data import read_probability_file
 
+    if input_file is None and run_id is not None and _looks_like_file(run_id):
+        input_file, run_id = Path(run_id), None  # a file given where a run id goes
     if (run_id is None) == (input_file is None):
         raise TailscopeError(
             "give exactly one source: an elicitation RUN_ID or --input FILE (csv/jsonl, column p)"
@@ -325,6 +333,10 @@ def _load_observations(ws_path, run_id: str | None, input_file: Path | None, col
         return read_probability_file(input_file, column), f"file {input_file.name}"
     obs, _ = run_observations(_ws(ws_path), run_id)
     return obs, f"run {run_id}"
+
+
+def _looks_like_file(source: str) -> bool:
+    return Path(source).suffix.lower() in (".csv", ".jsonl", ".json") or Path(source).is_file()
 
 
 def _parse_count(text: str, what: str) -> float:
@@ -338,7 +350,7 @@ def _parse_count(text: str, what: str) -> float:
 
 
 def forecast(
-    run_id: str = typer.Argument(None, help="Elicitation run id (or use --input)."),
+    run_id: str = typer.Argument(None, help="Elicitation run id, or a CSV/JSONL file of p."),
     input_file: Path = typer.Option(
         None, "--input", "-i", help="CSV or JSONL with a column p (optionally p_low, hits, k)."
     ),
@@ -428,7 +440,7 @@ def print_forecast(result, out, label: str) -> None:
 
 
 def backtest(
-    run_id: str = typer.Argument(None, help="Elicitation run id (or use --input)."),
+    run_id: str = typer.Argument(None, help="Elicitation run id, or a CSV/JSONL file of p."),
     input_file: Path = typer.Option(None, "--input", "-i", help="CSV or JSONL with a column p."),
     column: str = typer.Option("p", help="Column holding the probability."),
     m: int = typer.Option(100, "--m", help="Evaluation queries per split."),

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 from tailscope.store.workspace import Workspace
-from tests.test_cli import assert_one_line_error, tailscope, tiny_model_dir  # noqa: F401
+from tests.cli import assert_one_line_error, kill_when, start, tailscope
 
 
-def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):  # noqa: F811
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):
     ws = tmp_path / "ws"
     tiny = ["-m", str(tiny_model_dir)]
     no_output = tmp_path / "no-output.yaml"
@@ -40,7 +35,7 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):  # noqa: 
     assert [r.status for r in runs] == ["failed"]  # the junk-attacker run, marked as such
 
 
-def test_a_run_resumes_and_shows_its_summary(tmp_path, tiny_model_dir):  # noqa: F811
+def test_a_run_resumes_and_shows_its_summary(tmp_path, tiny_model_dir):
     """Resume and --show on a stored run (cases recorded as a killed run leaves them)."""
     ws_path = tmp_path / "ws"
     ws = Workspace(ws_path)
@@ -99,7 +94,7 @@ def _recorded(ws_path) -> int:
 
 def test_a_killed_run_resumes_without_losing_or_changing_completed_rounds(
     tmp_path,
-    tiny_model_dir,  # noqa: F811
+    tiny_model_dir,
 ):
     """SIGKILL mid-run, then --resume: whole rounds survive, the budget is completed, and
     the result equals an uninterrupted run with the same seed."""
@@ -126,18 +121,8 @@ def test_a_killed_run_resumes_without_losing_or_changing_completed_rounds(
         "5",
     ]
     killed_ws = tmp_path / "killed"
-    env = {**os.environ, "TAILSCOPE_WORKSPACE": str(killed_ws)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tailscope", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 300
-    while _recorded(killed_ws) < 16 and time.time() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = start(*args, workspace=killed_ws)
+    kill_when(proc, lambda: _recorded(killed_ws) >= 16)
     done_before = _recorded(killed_ws)
     assert 16 <= done_before < 64 and done_before % 8 == 0  # whole rounds only
     ws = Workspace(killed_ws)
@@ -154,7 +139,7 @@ def test_a_killed_run_resumes_without_losing_or_changing_completed_rounds(
     assert [c["test_case"] for c in after] == [c["test_case"] for c in uninterrupted]
 
 
-def test_a_finished_run_goes_on_with_a_larger_budget(tmp_path, tiny_model_dir):  # noqa: F811
+def test_a_finished_run_goes_on_with_a_larger_budget(tmp_path, tiny_model_dir):
     behavior = tmp_path / "any-text.yaml"
     behavior.write_text(
         "name: any-text\noutput: {detector: {kind: toxicity}, threshold: 0.5}\n"

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from tailscope.elicit.default_pool import TOPIC_FRAMES, TOPICS
-from tailscope.elicit.queries import dedupe, generate_queries, templated_variants
+from tailscope.elicit.queries import generate_queries, templated_variants
 from tailscope.models.registry import load_model
+from tailscope.text import dedupe
 
 OUT = Path(__file__).parent / "results" / "elicit-demo"
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from machine_info import machine  # benchmarks/ is on sys.path when run as a script
 
+from tailscope.behaviors.ref import BehaviorRef
 from tailscope.models.registry import DEFAULT_MODEL, load_model
 from tailscope.redteam.session import (
     METHODS,
@@ -29,7 +30,6 @@ from tailscope.redteam.session import (
     extend_budget,
 )
 from tailscope.redteam.summary import summarize
-from tailscope.search.session import BehaviorRef
 from tailscope.store.workspace import Workspace
 
 RESULTS = Path(__file__).parent / "results"

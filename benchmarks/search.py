@@ -26,9 +26,10 @@ from pathlib import Path
 
 import torch
 
+from tailscope.behaviors.ref import BehaviorRef
 from tailscope.behaviors.spec import load_behavior
 from tailscope.models.registry import DEFAULT_MODEL, load_model, resolve_model_dir
-from tailscope.search.session import BehaviorRef, RunConfig, SearchSettings, execute_run
+from tailscope.search.session import RunConfig, SearchSettings, execute_run
 from tailscope.search.tokens import allowed_tokens
 from tailscope.store.workspace import Workspace
 

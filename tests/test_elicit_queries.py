@@ -7,16 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from tailscope.elicit.queries import (
-    QueryFilter,
-    dedupe,
-    generate_queries,
-    parse_numbered_list,
-    read_queries_file,
-    templated_variants,
-)
+from tailscope.elicit.queries import generate_queries, read_queries_file, templated_variants
 from tailscope.errors import TailscopeError
 from tailscope.models.base import LanguageModel
+from tailscope.text import QueryFilter, dedupe, parse_numbered_list
 
 
 def test_numbered_lists_are_parsed_including_repeated_numbers_and_continuations():

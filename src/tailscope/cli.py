@@ -68,7 +68,7 @@ def _parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
 
 def _behavior_ref(spec: str, shared: dict[str, str]):
     """`NAME` or `NAME:KEY=VALUE[&KEY=VALUE]`; --param values apply to every behavior."""
-    from tailscope.search.session import BehaviorRef
+    from tailscope.behaviors.ref import BehaviorRef
 
     name, sep, own = spec.partition(":")
     if not sep or Path(spec).suffix in (".yaml", ".yml"):

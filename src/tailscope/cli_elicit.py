@@ -216,8 +216,8 @@ def elicit(
 
     Example: tailscope elicit -b toxic-from-benign --pool questions --k 32
     """
+    from tailscope.behaviors.ref import BehaviorRef
     from tailscope.elicit.session import RUN_KIND, ElicitConfig, pool_slice
-    from tailscope.search.session import BehaviorRef
 
     cli = _cli()
     ws = _ws(workspace)

@@ -1,7 +1,8 @@
-"""Method options: `-o KEY=VALUE` pairs validated into a method's config dataclass.
+"""Options from the command line: `KEY=VALUE` pairs, and method options validated into a
+method's config dataclass.
 
-Search and red-team methods each keep a registry of pydantic dataclass configs; this is
-the one place that turns unknown keys and bad values into a single clear line.
+Search and red-team methods each declare a pydantic dataclass config; this is the one
+place that turns unknown keys and bad values into a single clear line.
 """
 
 from __future__ import annotations
@@ -11,6 +12,35 @@ from dataclasses import asdict
 from pydantic import ValidationError
 
 from tailscope.errors import TailscopeError, first_problem
+
+
+def parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
+    """`["k=v", ...]` → `{"k": "v"}`; `what` names the option in the error, e.g. "--param"."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise TailscopeError(
+                f"{what} {pair!r} is not KEY=VALUE: write e.g. {what} target=hello"
+            )
+        parsed[key.strip()] = value
+    return parsed
+
+
+def parse_option_value(text: str) -> int | float | bool | str:
+    """A method option's value as the type it reads as: int, float, bool or text."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def parse_options(pairs: list[str], what: str = "-o") -> dict[str, int | float | bool | str]:
+    return {key: parse_option_value(value) for key, value in parse_pairs(pairs, what).items()}
 
 
 def option_defaults(config_cls) -> dict[str, object]:

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tailscope.elicit.queries import QueryFilter
+from tailscope.behaviors.ref import BehaviorRef
 from tailscope.errors import TailscopeError
 from tailscope.redteam.attacker import parse_test_cases, split_list_prompt
 from tailscope.redteam.few_shot import few_shot_prompt, sample_examples
 from tailscope.redteam.pair import parse_refinement
 from tailscope.redteam.session import RedTeamConfig, execute_redteam
-from tailscope.search.session import BehaviorRef
 from tailscope.store.workspace import Workspace
+from tailscope.text import QueryFilter
 from tests.redteam.fakes import ScriptedAttacker, ScriptedTarget
 
 RULES = QueryFilter(min_chars=8, max_chars=300, require_question=True)

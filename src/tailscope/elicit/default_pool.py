@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tailscope.elicit.queries import dedupe, templated_variants
+from tailscope.elicit.queries import templated_variants
+from tailscope.text import dedupe
 
 TOPIC_FRAMES = (
     "What do you think about {t}?",

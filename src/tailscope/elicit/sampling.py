@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from tailscope.elicit.stats import binomial_interval, decided
 from tailscope.errors import TailscopeError
 from tailscope.models.base import LanguageModel
+from tailscope.stats import binomial_interval, decided
 
 MAX_EXAMPLES = 2  # replies kept per query for the report (hits first)
 

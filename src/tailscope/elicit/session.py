@@ -15,12 +15,12 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tailscope.behaviors.ref import BehaviorRef
 from tailscope.elicit.exact import exact_logprobs
 from tailscope.elicit.sampling import check_sampling, sample_probabilities
-from tailscope.elicit.stats import INTERVAL_METHODS
 from tailscope.errors import TailscopeError
 from tailscope.forecast.data import Observations, observations
-from tailscope.search.session import BehaviorRef
+from tailscope.stats import INTERVAL_METHODS
 
 RUN_KIND = "elicit"
 EXACT_CHUNK = 256  # queries per committed batch: one or a few forward batches

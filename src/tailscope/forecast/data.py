@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tailscope.elicit.stats import jeffreys_median
 from tailscope.errors import TailscopeError
+from tailscope.stats import jeffreys_median
 
 
 def psi_from_logp(logp) -> np.ndarray:

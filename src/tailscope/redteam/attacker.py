@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tailscope.behaviors.spec import Behavior
-from tailscope.elicit.queries import (
+from tailscope.models.base import LanguageModel
+from tailscope.text import (
     QueryFilter,
     clean,
     continues_list,
@@ -18,7 +19,6 @@ from tailscope.elicit.queries import (
     normalize,
     parse_numbered_list,
 )
-from tailscope.models.base import LanguageModel
 
 _FIRST_ITEM = re.compile(r"^[ \t]*1[ \t]*[.)]", re.MULTILINE)
 

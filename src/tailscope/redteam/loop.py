@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tailscope.behaviors.spec import Behavior
-from tailscope.elicit.queries import QueryFilter, normalize
 from tailscope.models.base import LanguageModel
 from tailscope.redteam.attacker import AttackerSampler, Proposal
 from tailscope.redteam.target import TargetEvaluator
+from tailscope.text import QueryFilter, normalize
 
 
 @dataclass

@@ -17,9 +17,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from tailscope.elicit.queries import QueryFilter, clean, keep, normalize
 from tailscope.redteam.attacker import Proposal
 from tailscope.redteam.loop import RoundMethod, Session
+from tailscope.text import QueryFilter, clean, keep, normalize
 
 IMPROVE = (
     "You are testing a chatbot. Goal: make the chatbot {goal}.\n"

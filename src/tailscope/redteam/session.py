@@ -12,6 +12,7 @@ from dataclasses import asdict
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tailscope.behaviors.ref import BehaviorRef
 from tailscope.errors import TailscopeError
 from tailscope.options import build_config
 from tailscope.redteam.attacker import AttackerSampler, test_case_rules
@@ -21,7 +22,6 @@ from tailscope.redteam.pair import Pair, PairConfig
 from tailscope.redteam.rl import ReinforcementLearning, RlConfig
 from tailscope.redteam.supervised import Supervised, SupervisedConfig
 from tailscope.redteam.target import TargetEvaluator
-from tailscope.search.session import BehaviorRef
 
 RUN_KIND = "redteam"
 

@@ -40,7 +40,7 @@ def summarize(cases: list[dict], *, embed: bool = True, seed: int = 0) -> dict:
 
 def _interval(hits: int, queries: int) -> list[float] | None:
     """95% Wilson interval of the hit rate: a few hundred queries leave wide bands."""
-    from tailscope.elicit.stats import binomial_interval
+    from tailscope.stats import binomial_interval
 
     if queries == 0:
         return None

@@ -16,7 +16,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tailscope.behaviors.spec import Behavior, load_behavior
+from tailscope.behaviors.ref import BehaviorRef
+from tailscope.behaviors.spec import Behavior
 from tailscope.errors import TailscopeError
 from tailscope.models.hf import HFModel
 from tailscope.search.methods import make_optimizer, validate_method_options
@@ -34,19 +35,6 @@ from tailscope.search.verify import verify
 from tailscope.store.workspace import Workspace
 
 CHECKPOINT_INTERVAL_S = 2.0
-
-
-class BehaviorRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    params: dict[str, str] = Field(default_factory=dict)
-
-    def label(self) -> str:
-        args = ",".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{self.name}({args})" if args else self.name
-
-    def load(self) -> Behavior:
-        return load_behavior(self.name, self.params)
 
 
 class SearchSettings(BaseModel):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tailscope.elicit.stats import binomial_interval, decided, jeffreys_median
+from tailscope.stats import binomial_interval, decided, jeffreys_median
 
 
 def test_wilson_matches_scipy_binomtest():

@@ -1,0 +1,73 @@
+"""Text handling shared by query generation and red teaming: numbered-list parsing, the
+question filter of Perez et al. (2022), normalisation and deduplication."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_ITEM = re.compile(r"^\s*(?:\d+\s*[.)]\s*)+(.*\S)\s*$")
+_OPEN_ITEM = re.compile(r"\d+\s*[.)]\s*$")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class QueryFilter:
+    """What a generated item must look like to become a query."""
+
+    min_chars: int = 10
+    max_chars: int = 200
+    require_question: bool = True  # ends with '?'
+    ascii_only: bool = True
+
+
+def parse_numbered_list(reply: str, continues_item: bool = False) -> list[str]:
+    """Items of a numbered list (`1. x`, `2) y`, repeated numbers `1. 1. z` too).
+
+    With `continues_item` the prompt itself ended in "1.", so the reply's first line is
+    the first item's text."""
+    items = []
+    lines = reply.splitlines()
+    for i, line in enumerate(lines):
+        match = _ITEM.match(line)
+        if match:
+            items.append(match.group(1))
+        elif i == 0 and continues_item and line.strip():
+            items.append(line.strip())
+    return items
+
+
+def continues_list(prompt: str) -> bool:
+    """True when the prompt ends in an open list item ("...\n6."), so the reply's first
+    line is that item's text."""
+    return _OPEN_ITEM.search(prompt) is not None
+
+
+def normalize(text: str) -> str:
+    """Dedup key: case-folded, whitespace collapsed, trailing punctuation ignored."""
+    return _SPACES.sub(" ", text.casefold()).strip().rstrip("?.! ")
+
+
+def clean(text: str) -> str:
+    return _SPACES.sub(" ", text).strip().strip('"').strip()
+
+
+def keep(text: str, rules: QueryFilter) -> bool:
+    if not rules.min_chars <= len(text) <= rules.max_chars:
+        return False
+    if rules.require_question and not text.endswith("?"):
+        return False
+    return not (rules.ascii_only and not text.isascii())
+
+
+def dedupe(queries: Iterable[str], seen: set[str] | None = None) -> list[str]:
+    """First occurrence of each normalized text, in order; `seen` is updated in place."""
+    seen = set() if seen is None else seen
+    kept = []
+    for q in queries:
+        key = normalize(q)
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(q)
+    return kept

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench bench-setup clean
+.PHONY: demo test check install bench bench-setup clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/tailscope audit --quick --output report.html
 
-# The path check first: a test that names a directory only this machine has must not pass.
-test: $(STAMP)
+# The checks first: no directory only this machine has, small functions, lint, and the
+# layering contracts (pyproject.toml); then the tests.
+check: $(STAMP)
 	$(PY) tools/check_paths.py
-	$(PY) -m pytest -q --durations=15
+	$(PY) tools/check_function_length.py
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/lint-imports
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+test: check
+	$(PY) -m pytest -q --durations=15
 
 bench: $(STAMP)
 	$(PY) benchmarks/search.py

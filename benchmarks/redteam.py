@@ -22,14 +22,10 @@ from machine_info import machine  # benchmarks/ is on sys.path when run as a scr
 
 from tailscope.behaviors.ref import BehaviorRef
 from tailscope.models.registry import DEFAULT_MODEL, load_model
-from tailscope.redteam.session import (
-    METHODS,
-    RUN_KIND,
-    RedTeamConfig,
-    execute_redteam,
-    extend_budget,
-)
+from tailscope.redteam.methods import REDTEAM_METHODS
+from tailscope.redteam.session import RedTeamConfig, extend_budget
 from tailscope.redteam.summary import summarize
+from tailscope.runs.execute import execute
 from tailscope.store.workspace import Workspace
 
 RESULTS = Path(__file__).parent / "results"
@@ -39,7 +35,7 @@ def find_run(ws: Workspace, config: RedTeamConfig, seed: int, grow: bool):
     """(run, grown): the run of this config and seed; with `grow`, else the largest finished
     run of the same config with a smaller budget, given this budget to go on with."""
     want = config.model_dump(mode="json")
-    runs = [r for r in ws.list_runs() if r.kind == RUN_KIND and r.seed == seed]
+    runs = [r for r in ws.runs.list() if r.kind == "redteam" and r.seed == seed]
     for run in runs:
         if run.config == want:
             return run, False
@@ -55,13 +51,15 @@ def find_run(ws: Workspace, config: RedTeamConfig, seed: int, grow: bool):
         return None, False
     run = max(smaller, key=lambda r: r.config["budget"])
     extend_budget(ws, run.id, config.budget)
-    return ws.get_run(run.id), True
+    return ws.runs.get(run.id), True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--behaviors", nargs="+", default=["offensive-replies", "secret-leakage"])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument(
+        "--methods", nargs="+", default=REDTEAM_METHODS.names(), choices=REDTEAM_METHODS.names()
+    )
     parser.add_argument("--budget", type=int, default=192)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
@@ -98,21 +96,16 @@ def main() -> None:
             started = time.perf_counter()
             earlier = run.progress.get("seconds", 0.0) if grown else 0.0
             if run is None or run.status != "completed" or grown:
-                run_id = (
-                    run.id
-                    if run
-                    else ws.create_run(
-                        RUN_KIND, config.model_dump(mode="json"), args.seed, target.identity()
-                    )
-                )
-                print(f"{behavior} / {method}: run {run_id}", flush=True)
-                execute_redteam(ws, run_id, config, args.seed, target, target)
+                print(f"{behavior} / {method}: {run.id if run else 'new run'}", flush=True)
+                models = {"target": target, "attacker": target}
+                resume = run.id if run else None
+                run_id = execute(ws, "redteam", config, args.seed, resume=resume, models=models)
                 seconds = earlier + time.perf_counter() - started
-                ws.set_progress(run_id, {**ws.get_run(run_id).progress, "seconds": seconds})
+                ws.runs.set_progress(run_id, {**ws.runs.get(run_id).progress, "seconds": seconds})
             else:
                 run_id = run.id
-            run = ws.get_run(run_id)
-            cases = ws.redteam_cases(run_id)
+            run = ws.runs.get(run_id)
+            cases = ws.redteam.cases(run_id)
             summary = summarize(cases, seed=args.seed)
             rows.append(
                 {
@@ -123,7 +116,7 @@ def main() -> None:
                     "stop_reason": run.progress.get("stop_reason"),
                     "options": config.options,
                     **summary,
-                    "top": sorted(cases, key=lambda c: -c["score"])[:5],
+                    "top": [c.to_json() for c in sorted(cases, key=lambda c: -c.score)[:5]],
                     "cases": cases,  # for the learning curves, not written out
                 }
             )
@@ -162,7 +155,7 @@ def learning_curves(rows: list[dict], path: Path, block: int = 128) -> Path | No
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     ax = fig.add_subplot()
     for r in long:
-        hits = [c["hit"] for c in r["cases"]]
+        hits = [c.hit for c in r["cases"]]
         rates = [
             100 * sum(hits[i : i + block]) / len(hits[i : i + block])
             for i in range(0, len(hits), block)

@@ -28,8 +28,9 @@ import torch
 
 from tailscope.behaviors.ref import BehaviorRef
 from tailscope.behaviors.spec import load_behavior
-from tailscope.models.registry import DEFAULT_MODEL, load_model, resolve_model_dir
-from tailscope.search.session import RunConfig, SearchSettings, execute_run
+from tailscope.models.registry import DEFAULT_MODEL, load_model, local_model_dir
+from tailscope.runs.execute import execute
+from tailscope.search.config import SearchConfig, SearchSettings
 from tailscope.search.tokens import allowed_tokens
 from tailscope.store.workspace import Workspace
 
@@ -70,14 +71,12 @@ def settings_for(method: str, seconds: float) -> SearchSettings:
 def run_method(model, method: str, seconds: float, seed: int, workspace: Workspace) -> list[dict]:
     rows = []
     for set_name, refs in TARGET_SETS.items():
-        config = RunConfig(
+        config = SearchConfig(
             model=DEFAULT_MODEL, behaviors=refs, settings=settings_for(method, seconds)
         )
-        run_id = workspace.create_run(
-            "benchmark", config.model_dump(mode="json"), seed, model.identity()
-        )
-        for finding in execute_run(workspace, run_id, model):
-            rows.append({"set": set_name, "method": method, "seed": seed, **finding})
+        run_id = execute(workspace, "search", config, seed, models={"target": model})
+        for finding in workspace.units.findings(run_id):
+            rows.append({"set": set_name, "method": method, "seed": seed, **finding.to_json()})
     return rows
 
 
@@ -103,7 +102,7 @@ def export_for_nanogcg(model_dir: Path, out: Path) -> Path:
 def run_nanogcg(model, seconds: float, seed: int, tmp: Path) -> list[dict]:
     if not NANOGCG_PYTHON.exists():
         raise SystemExit("nanogcg is not installed: run `make bench-setup` first")
-    model_dir, _ = resolve_model_dir(DEFAULT_MODEL)
+    model_dir = local_model_dir(DEFAULT_MODEL)
     exported = export_for_nanogcg(model_dir, tmp / "nanogcg-model")
     rows = []
     for set_name, refs in TARGET_SETS.items():

@@ -73,8 +73,8 @@ def _checkpointed(ws: Path, unit_key: str) -> bool:
     if not (ws / "workspace.db").exists():
         return False
     workspace = Workspace(ws)
-    runs = workspace.list_runs()
-    return bool(runs) and workspace.load_checkpoint(runs[0].id, unit_key) is not None
+    runs = workspace.runs.list()
+    return bool(runs) and workspace.checkpoints.load(runs[0].id, unit_key) is not None
 
 
 def test_killed_search_resumes_without_redoing_or_losing_work(tmp_path, tiny_model_dir):
@@ -112,16 +112,21 @@ def test_killed_search_resumes_without_redoing_or_losing_work(tmp_path, tiny_mod
     assert sorted(f["restart"] for f in findings) == [0, 1, 2]  # nothing lost, nothing twice
     assert findings[: len(before)] == before  # completed work untouched
     workspace = Workspace(ws)
-    for unit_key in workspace.completed_units(run_id):
+    for unit_key in workspace.units.completed(run_id):
         # The unit killed mid-way continued from its checkpoint: one unbroken step trace.
-        assert [row["step"] for row in workspace.steps(run_id, unit_key)] == list(range(1, 401))
+        assert [row["step"] for row in workspace.units.steps(run_id, unit_key)] == list(
+            range(1, 401)
+        )
 
 
 def test_audit_quick_writes_a_report_with_the_findings(tmp_path):
     ws = tmp_path / "ws"
     report = tmp_path / "report.html"
-    # A step budget: a loaded machine takes longer but records the same work.
-    result = tailscope("audit", "--quick", "--steps", "4", "-o", str(report), workspace=ws)
+    # Budgets in steps and queries: a loaded machine takes longer but records the same work.
+    result = tailscope(
+        "audit", "--quick", "--steps", "4", "--queries", "16", "--budget", "12",
+        "-o", str(report), workspace=ws,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     runs = json.loads(tailscope("runs", "--json", workspace=ws).stdout)
     assert {r["status"] for r in runs} == {"completed"}
@@ -139,7 +144,15 @@ def test_audit_quick_writes_a_report_with_the_findings(tmp_path):
     # probe, and the red-team runs of the quick suite
     assert sum(r["kind"] == "elicit" for r in runs) == 4
     assert sum(r["kind"] == "redteam" for r in runs) == 4
+    for r in runs:
+        if r["kind"] == "elicit":
+            assert r["config"]["limit"] == 16 and r["progress"]["units_done"] == 16
+        if r["kind"] == "redteam":
+            assert r["config"]["budget"] == 12 and r["progress"]["units_done"] == 12
     page = report.read_text()
+    assert page.index("Summary per behavior") < page.index("<h2>Runs</h2>")
+    for label in ("toxic-from-benign", "say(target=I hate you)", "secret-leakage"):
+        assert label in page
     for finding in findings:
         assert html.escape(finding["prompt"]) in page
         assert html.escape(finding["verification"]["status"]) in page

@@ -152,7 +152,7 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):
         ).returncode
         == 0
     )
-    Workspace(ws).create_pool("empty")
+    Workspace(ws).pools.create("empty")
     elicit = ["elicit", "-m", tiny, "--pool", "qs"]
     cases = [
         (["queries", "import", str(tmp_path / "empty.txt"), "--pool", "x"], ["no queries"]),
@@ -188,8 +188,8 @@ def _recorded(ws: Path) -> int:
     if not (ws / "workspace.db").exists():
         return 0
     workspace = Workspace(ws)
-    runs = workspace.list_runs()
-    return len(workspace.elicited_indices(runs[0].id)) if runs else 0
+    runs = workspace.runs.list()
+    return len(workspace.elicitations.indices(runs[0].id)) if runs else 0
 
 
 def test_killed_elicitation_resumes_without_losing_or_changing_results(
@@ -229,20 +229,20 @@ def test_killed_elicitation_resumes_without_losing_or_changing_results(
     assert 16 <= done_before < 48 and done_before % 8 == 0  # whole chunks only
 
     killed = Workspace(tmp_path / "killed")
-    run_id = killed.list_runs()[0].id
-    before = killed.elicitations(run_id)
+    run_id = killed.runs.list()[0].id
+    before = killed.elicitations.list(run_id)
     resumed = tailscope("elicit", "--resume", run_id, workspace=tmp_path / "killed")
     assert resumed.returncode == 0, resumed.stderr
-    after = Workspace(tmp_path / "killed").elicitations(run_id)
-    assert [r["query_idx"] for r in after] == list(range(48))
+    after = Workspace(tmp_path / "killed").elicitations.list(run_id)
+    assert [r.query_idx for r in after] == list(range(48))
     assert after[: len(before)] == before  # completed work untouched
-    assert Workspace(tmp_path / "killed").get_run(run_id).status == "completed"
+    assert Workspace(tmp_path / "killed").runs.get(run_id).status == "completed"
 
     whole = tailscope(*args, "--json", workspace=tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr
     uninterrupted = json.loads(whole.stdout)["results"]
     # The same seed gives the same numbers, killed or not.
-    assert [(r["hits"], r["k"]) for r in after] == [(r["hits"], r["k"]) for r in uninterrupted]
+    assert [(r.hits, r.k) for r in after] == [(r["hits"], r["k"]) for r in uninterrupted]
 
 
 def test_generate_stores_what_the_model_produces_and_stops_at_its_call_budget(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import torch
 
-from tailscope.search.arca import AutoPrompt, AutoPromptConfig
-from tailscope.search.gcg import Gcg, GcgConfig
+from tailscope.search.methods.autoprompt import AutoPrompt, AutoPromptConfig
+from tailscope.search.methods.gcg import Gcg, GcgConfig
 from tailscope.search.objective import Objective
 from tailscope.search.state import initial_state
 from tailscope.search.universal import UniversalObjective
@@ -146,3 +147,22 @@ def test_universal_objective_sums_the_requests(tiny_model):
     assert [s.output.tolist() for s in per_request] == outputs
     new, _ = Gcg(universal, GcgConfig(search_width=16, topk=8)).step(state, 0, rng)
     assert new.output.tolist() == state.output.tolist()  # outputs are fixed targets
+
+
+def test_gcg_state_round_trips_its_buffer_through_json(tiny_model):
+    problem = make_problem(tiny_model, fixed_output=tiny_model.encode(" ok"))
+    objective = Objective(tiny_model, problem)
+    config = GcgConfig(search_width=8, topk=4, buffer_size=3)
+    gcg, rng = Gcg(objective, config), torch.Generator().manual_seed(2)
+    state = initial_state(objective, rng)
+    for step in range(4):
+        state, _ = gcg.step(state, step, rng)
+    saved = json.loads(json.dumps(gcg.state()))
+    again = Gcg(objective, config)
+    again.restore(saved)
+    assert [(s.prompt.tolist(), s.objective) for s in again.buffer] == [
+        (s.prompt.tolist(), s.objective) for s in gcg.buffer
+    ]
+    assert len(again.buffer) == 3 and again.buffer[0].objective == max(
+        s.objective for s in gcg.buffer
+    )

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tailscope.errors import TailscopeError
-from tailscope.models.registry import load_model, resolve_model_dir
+from tailscope.models.registry import load_model
 
 
 def _direct_logprob(model, prompt: str, continuation: str) -> float:
@@ -90,12 +90,12 @@ def test_a_reply_prefix_is_continued_not_repeated(tiny_model):
 
 def test_unknown_and_broken_models_are_clear_errors(tmp_path):
     with pytest.raises(TailscopeError, match="unknown model"):
-        resolve_model_dir("no-such-model")
+        load_model("no-such-model")
     (tmp_path / "empty").mkdir()
     with pytest.raises(TailscopeError, match="no config.json"):
-        resolve_model_dir(str(tmp_path / "empty"))
+        load_model(str(tmp_path / "empty"))
     with pytest.raises(TailscopeError, match="does not exist"):
-        resolve_model_dir(str(tmp_path / "missing.gguf"))
+        load_model(str(tmp_path / "missing.gguf"))
     corrupt = tmp_path / "corrupt.gguf"
     corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
     with pytest.raises(TailscopeError, match="could not convert GGUF"):

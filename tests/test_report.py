@@ -10,37 +10,39 @@ import pytest
 
 from tailscope.errors import TailscopeError
 from tailscope.report import write_report
-from tailscope.report.html import behavior_label, group_findings
-from tailscope.store import Workspace
+from tailscope.report.search import group_findings
+from tailscope.store import Finding, Workspace
 
 XSS = "<script>alert(1)</script>"
 MODEL = {"name": "tiny-random", "source": "test", "parameters": 1234}
 
 
-def finding(target: str, restart: int, success: bool, elapsed: float, prompt: str) -> dict:
-    return {
-        "behavior": "say",
-        "method": "arca",
-        "prompt": prompt,
-        "output": target if success else "Hello there",
-        "target_output": target,
-        "prompt_ids": [1, 2],
-        "output_ids": [3],
-        "objective": -1.0,
-        "success": success,
-        "verification": {
-            "status": "success" if success else "no_match",
-            "roundtrip_ok": True,
-            "greedy_match": success,
-            "output_ok": True,
-            "prompt_ok": True,
-        },
-        "scores": {"output": {"toxicity": 0.91}, "prompt": {"toxicity": 0.12}},
-        "steps": 10,
-        "elapsed_s": elapsed,
-        "success_s": elapsed / 2 if success else None,
-        "restart": restart,
-    }
+def finding(target: str, restart: int, success: bool, elapsed: float, prompt: str) -> Finding:
+    return Finding.model_validate(
+        {
+            "behavior": "say",
+            "method": "arca",
+            "prompt": prompt,
+            "output": target if success else "Hello there",
+            "target_output": target,
+            "prompt_ids": [1, 2],
+            "output_ids": [3],
+            "objective": -1.0,
+            "success": success,
+            "verification": {
+                "status": "success" if success else "no_match",
+                "roundtrip_ok": True,
+                "greedy_match": success,
+                "output_ok": True,
+                "prompt_ok": True,
+            },
+            "scores": {"output": {"toxicity": 0.91}, "prompt": {"toxicity": 0.12}},
+            "steps": 10,
+            "elapsed_s": elapsed,
+            "success_s": elapsed / 2 if success else None,
+            "restart": restart,
+        }
+    )
 
 
 def trace(n: int) -> list[dict]:
@@ -58,7 +60,7 @@ def workspace(tmp_path):
 
 def populate(ws: Workspace) -> str:
     """Two say targets × 3 restarts: 'I hate you' succeeds 2/3 times, 'Shut up' 1/3."""
-    run_id = ws.create_run("search", {"model": "tiny", "settings": {"method": "arca"}}, 3, MODEL)
+    run_id = ws.runs.create("search", {"model": "tiny", "settings": {"method": "arca"}}, 3, MODEL)
     outcomes = {"I hate you": [True, False, True], "Shut up": [False, False, True]}
     for b, (target, wins) in enumerate(outcomes.items()):
         for r, win in enumerate(wins):
@@ -66,9 +68,9 @@ def populate(ws: Workspace) -> str:
             prompt = XSS if (b, r) == (0, 0) else f"prompt {b}-{r} & <b>bold</b>"
             f = finding(target, r, win, elapsed=10.0 * (r + 1), prompt=prompt)
             if (b, r) == (1, 2):
-                f["output"] = "<img src=x onerror=alert(2)>"
-            ws.complete_unit(run_id, key, {"success": win}, [f], trace(6))
-    ws.set_status(run_id, "completed")
+                f.output = "<img src=x onerror=alert(2)>"
+            ws.units.complete(run_id, key, {"success": win}, [f], trace(6))
+    ws.runs.set_status(run_id, "completed")
     return run_id
 
 
@@ -100,12 +102,12 @@ def test_report_shows_escaped_findings_rates_and_plots(workspace, tmp_path):
 
 def test_run_without_findings_says_so_and_runs_share_one_document(workspace, tmp_path):
     full = populate(workspace)
-    empty = workspace.create_run("audit", {"model": "tiny"}, 0, MODEL)
-    workspace.set_status(empty, "interrupted")
+    empty = workspace.runs.create("audit", {"model": "tiny"}, 0, MODEL)
+    workspace.runs.set_status(empty, "interrupted")
     out = write_report(workspace, [full, empty], tmp_path / "report.html")
     text = out.read_text(encoding="utf-8")
     assert text.count("<section class='run'") == 2
-    assert text.index(f"Run {full}") < text.index(f"Run {empty}")
+    assert text.index(f"Search {full}") < text.index(f"Audit search {empty}")
     assert "No findings" in text and "interrupted" in text
     assert text.count("<html") == 1
 
@@ -123,20 +125,22 @@ def test_report_rejects_unknown_and_missing_runs(workspace, tmp_path):
 
 
 def test_labels_come_from_unit_keys_and_plots_survive_odd_text(workspace, tmp_path):
-    assert behavior_label({"unit_key": "3:say(target=a/b)/restart2", "behavior": "say"}) == (
-        "say(target=a/b)"
-    )
-    assert behavior_label({"unit_key": "custom", "behavior": "toxic"}) == "toxic"
-    assert behavior_label({"behavior_label": "x(y=1)", "behavior": "x"}) == "x(y=1)"
+    def label(**fields) -> str:
+        base = {"method": "arca", "prompt": "", "output": "", "success": False}
+        return Finding(**base, verification={"status": "no_match"}, **fields).label
 
-    run_id = workspace.create_run("search", {}, 0, MODEL)
+    assert label(unit_key="3:say(target=a/b)/restart2", behavior="say") == "say(target=a/b)"
+    assert label(unit_key="custom", behavior="toxic") == "toxic"
+    assert label(behavior_label="x(y=1)", behavior="x") == "x(y=1)"
+
+    run_id = workspace.runs.create("search", {}, 0, MODEL)
     odd = finding("costs $5 and $x^2$", 0, True, 3.0, prompt="$\\frac{1}{0}$")
-    workspace.complete_unit(run_id, "0:say(target=costs $5 and $x^2$)/restart0", {}, [odd], [])
+    workspace.units.complete(run_id, "0:say(target=costs $5 and $x^2$)/restart0", {}, [odd], [])
     text = write_report(workspace, [run_id], tmp_path / "r.html").read_text(encoding="utf-8")
     assert "costs $5 and $x^2$" in text
     # no step trace → no objective plot, but the other two figures are there
     assert text.count("data:image/png;base64,") == 2
-    groups = group_findings(workspace.findings(run_id))
+    groups = group_findings(workspace.units.findings(run_id))
     assert [(g.label, g.successes, g.times) for g in groups] == [
         ("say(target=costs $5 and $x^2$)", 1, [1.5])
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from tailscope.search.arca import Arca, ArcaConfig
+from tailscope.search.methods.arca import Arca, ArcaConfig
 from tailscope.search.objective import Objective
 from tailscope.search.problem import SearchProblem, unigram_log_terms
 from tailscope.search.state import SearchState, evaluate_state, initial_state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tailscope.store.workspace import Workspace
+from tailscope.store import RedTeamCase, Workspace
 from tests.cli import assert_one_line_error, kill_when, start, tailscope
 
 
@@ -31,7 +31,7 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, tiny_model_dir):
     assert junk.returncode == 2 and "Traceback" not in junk.stderr
     last = junk.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "produced no test case" in last and "samples" in last
-    runs = Workspace(ws).list_runs()
+    runs = Workspace(ws).runs.list()
     assert [r.status for r in runs] == ["failed"]  # the junk-attacker run, marked as such
 
 
@@ -45,7 +45,7 @@ def test_a_run_resumes_and_shows_its_summary(tmp_path, tiny_model_dir):
         "method": "zero-shot",
         "budget": 3,
     }
-    run_id = ws.create_run("redteam", config, 0, {"name": "tiny"})
+    run_id = ws.runs.create("redteam", config, 0, {"name": "tiny"})
     cases = [
         {
             "test_case": "Why is the sky blue?",
@@ -69,8 +69,8 @@ def test_a_run_resumes_and_shows_its_summary(tmp_path, tiny_model_dir):
             "source": "zero-shot",
         },
     ]
-    ws.record_redteam_round(run_id, 0, cases, {})
-    ws.set_status(run_id, "interrupted")
+    ws.redteam.record_round(run_id, 0, [RedTeamCase(**c) for c in cases], {})
+    ws.runs.set_status(run_id, "interrupted")
     # The budget is already spent, so resuming loads the models and finishes at once.
     resumed = tailscope("redteam", "--resume", run_id, "--json", workspace=ws_path)
     assert resumed.returncode == 0, resumed.stderr
@@ -78,7 +78,7 @@ def test_a_run_resumes_and_shows_its_summary(tmp_path, tiny_model_dir):
     assert summary["queries"] == 3 and summary["hits"] == 1
     assert abs(summary["hit_rate"] - 1 / 3) < 1e-9
     assert summary["failure_clusters"][0]["representative"] == "Why is the sky blue?"
-    assert Workspace(ws_path).get_run(run_id).status == "completed"
+    assert Workspace(ws_path).runs.get(run_id).status == "completed"
     shown = tailscope("redteam", "--show", run_id, workspace=ws_path)
     assert shown.returncode == 0, shown.stderr
     assert "Why is the sky blue?" in shown.stdout and "33.3%" in shown.stdout
@@ -88,8 +88,8 @@ def _recorded(ws_path) -> int:
     if not (ws_path / "workspace.db").exists():
         return 0
     ws = Workspace(ws_path)
-    runs = ws.list_runs()
-    return len(ws.redteam_cases(runs[0].id)) if runs else 0
+    runs = ws.runs.list()
+    return len(ws.redteam.cases(runs[0].id)) if runs else 0
 
 
 def test_a_killed_run_resumes_without_losing_or_changing_completed_rounds(
@@ -126,17 +126,17 @@ def test_a_killed_run_resumes_without_losing_or_changing_completed_rounds(
     done_before = _recorded(killed_ws)
     assert 16 <= done_before < 64 and done_before % 8 == 0  # whole rounds only
     ws = Workspace(killed_ws)
-    run_id = ws.list_runs()[0].id
-    before = ws.redteam_cases(run_id)
+    run_id = ws.runs.list()[0].id
+    before = ws.redteam.cases(run_id)
     resumed = tailscope("redteam", "--resume", run_id, "--json", workspace=killed_ws)
     assert resumed.returncode == 0, resumed.stderr
-    after = Workspace(killed_ws).redteam_cases(run_id)
+    after = Workspace(killed_ws).redteam.cases(run_id)
     assert len(after) == 64 and after[: len(before)] == before
     whole = tailscope(*args, workspace=tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr
     whole_ws = Workspace(tmp_path / "whole")
-    uninterrupted = whole_ws.redteam_cases(whole_ws.list_runs()[0].id)
-    assert [c["test_case"] for c in after] == [c["test_case"] for c in uninterrupted]
+    uninterrupted = whole_ws.redteam.cases(whole_ws.runs.list()[0].id)
+    assert [c.test_case for c in after] == [c.test_case for c in uninterrupted]
 
 
 def test_a_finished_run_goes_on_with_a_larger_budget(tmp_path, tiny_model_dir):
@@ -151,25 +151,25 @@ def test_a_finished_run_goes_on_with_a_larger_budget(tmp_path, tiny_model_dir):
         "--batch", "4", workspace=ws_path,
     )  # fmt: skip
     assert first.returncode == 0, first.stderr
-    run_id = Workspace(ws_path).list_runs()[0].id
-    before = Workspace(ws_path).redteam_cases(run_id)
+    run_id = Workspace(ws_path).runs.list()[0].id
+    before = Workspace(ws_path).redteam.cases(run_id)
     more = tailscope("redteam", "--resume", run_id, "--budget", "12", workspace=ws_path)
     assert more.returncode == 0, more.stderr
     ws = Workspace(ws_path)
-    after = ws.redteam_cases(run_id)
+    after = ws.redteam.cases(run_id)
     assert len(after) == 12 and after[:8] == before
-    assert ws.get_run(run_id).config["budget"] == 12 and ws.get_run(run_id).status == "completed"
+    assert ws.runs.get(run_id).config["budget"] == 12 and ws.runs.get(run_id).status == "completed"
     fewer = tailscope("redteam", "--resume", run_id, "--budget", "5", workspace=ws_path)
     assert_one_line_error(fewer, "below the 12 test cases")
-    assert Workspace(ws_path).get_run(run_id).config["budget"] == 12
+    assert Workspace(ws_path).runs.get(run_id).config["budget"] == 12
 
 
 def test_show_json_writes_null_for_metrics_a_single_test_case_cannot_have(tmp_path):
     ws = Workspace(tmp_path / "ws")
     config = {"model": "x", "behavior": {"name": "toxic-from-benign"}, "method": "zero-shot"}
-    run_id = ws.create_run("redteam", config, 0, {"name": "x"})
+    run_id = ws.runs.create("redteam", config, 0, {"name": "x"})
     case = {"test_case": "Why?", "reply": "No.", "score": 0.0, "hit": False, "source": "zero-shot"}
-    ws.record_redteam_round(run_id, 0, [case], {})
+    ws.redteam.record_round(run_id, 0, [RedTeamCase(**case)], {})
     shown = tailscope("redteam", "--show", run_id, "--json", workspace=tmp_path / "ws")
     assert shown.returncode == 0, shown.stderr
     assert "NaN" not in shown.stdout  # not JSON

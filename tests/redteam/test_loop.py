@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -9,10 +11,12 @@ from scipy import stats
 from tailscope.behaviors.ref import BehaviorRef
 from tailscope.errors import TailscopeError
 from tailscope.redteam.attacker import parse_test_cases, split_list_prompt
-from tailscope.redteam.few_shot import few_shot_prompt, sample_examples
-from tailscope.redteam.pair import parse_refinement
-from tailscope.redteam.session import RedTeamConfig, execute_redteam
-from tailscope.store.workspace import Workspace
+from tailscope.redteam.methods.few_shot import few_shot_prompt, sample_examples
+from tailscope.redteam.methods.pair import parse_refinement
+from tailscope.redteam.session import RedTeamConfig
+from tailscope.runs.execute import RunInterrupted, execute
+from tailscope.runs.progress import Progress, Task
+from tailscope.store import Workspace
 from tailscope.text import QueryFilter
 from tests.redteam.fakes import ScriptedAttacker, ScriptedTarget
 
@@ -74,34 +78,61 @@ def _config(method: str, budget: int, **options) -> RedTeamConfig:
     )
 
 
-def _run(ws, config, attacker=None, on_progress=None, run_id=None, seed=0):
-    attacker = attacker or ScriptedAttacker()
-    if run_id is None:
-        run_id = ws.create_run("redteam", config.model_dump(mode="json"), seed, {"name": "x"})
-    session = execute_redteam(ws, run_id, config, seed, ScriptedTarget(), attacker, on_progress)
-    return run_id, session
+@dataclass
+class Outcome:
+    """What a red-team run recorded."""
+
+    cases: list
+    hits: int
+    stop_reason: str | None
+
+
+def _run(ws, config, attacker=None, progress=None, resume=None, seed=0, target=None):
+    """A red-team run through the run layer, with scripted models in place of loaded ones."""
+    models = {"target": target or ScriptedTarget(), "attacker": attacker or ScriptedAttacker()}
+    run_id = execute(ws, "redteam", config, seed, resume=resume, progress=progress, models=models)
+    cases = ws.redteam.cases(run_id)
+    stop = ws.runs.get(run_id).progress.get("stop_reason")
+    return run_id, Outcome(cases, sum(c.hit for c in cases), stop)
+
+
+class CrashAt(Progress):
+    """Ctrl-C as soon as the run holds `at` test cases."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def task(self, description, total=None, completed=0) -> Task:
+        at = self.at
+
+        class Crashing(Task):
+            def update(self, *, completed=None, total=None, description=None):
+                if completed is not None and completed >= at:
+                    raise KeyboardInterrupt
+
+        return Crashing()
 
 
 def test_zero_shot_spends_exactly_the_budget_on_distinct_classified_test_cases(tmp_path):
     ws = Workspace(tmp_path / "ws")
     run_id, session = _run(ws, _config("zero-shot", 30))
-    cases = ws.redteam_cases(run_id)
+    cases = ws.redteam.cases(run_id)
     assert len(cases) == 30 and session.stop_reason is None
-    assert len({c["test_case"] for c in cases}) == 30
+    assert len({c.test_case for c in cases}) == 30
     for c in cases:  # the real toxicity detector judged the scripted replies
-        assert c["hit"] == ("rude" in c["test_case"])
-        assert (c["score"] > 0.5) == c["hit"]
-    assert ws.get_run(run_id).status == "completed"
+        assert c.hit == ("rude" in c.test_case)
+        assert (c.score > 0.5) == c.hit
+    assert ws.runs.get(run_id).status == "completed"
 
 
 def test_few_shot_raises_the_hit_rate_over_zero_shot(tmp_path):
     ws = Workspace(tmp_path / "ws")
     _, zero = _run(ws, _config("zero-shot", 96))
     _, few = _run(ws, _config("few-shot", 96, warmup=16))
-    later = [c for c in few.cases if c["source"] == "few-shot"]
+    later = [c for c in few.cases if c.source == "few-shot"]
     assert len(later) == 80
     zero_rate = zero.hits / len(zero.cases)
-    assert sum(c["hit"] for c in later) / len(later) > 2 * zero_rate
+    assert sum(c.hit for c in later) / len(later) > 2 * zero_rate
 
 
 def test_pair_stops_at_the_first_success_and_can_keep_going(tmp_path):
@@ -131,19 +162,17 @@ def test_a_crashed_run_resumes_after_its_last_whole_round_and_matches_an_uninter
 
     ws = Workspace(tmp_path / "crashed")
 
-    def crash(session):
-        if len(session.cases) >= 24:
-            raise KeyboardInterrupt
-
-    run_id = ws.create_run("redteam", config.model_dump(mode="json"), 0, {"name": "x"})
-    with pytest.raises(KeyboardInterrupt):
-        _run(ws, config, on_progress=crash, run_id=run_id)
-    before = ws.redteam_cases(run_id)
+    with pytest.raises(RunInterrupted) as interrupted:
+        _run(ws, config, progress=CrashAt(24))
+    run_id = interrupted.value.run_id
+    assert ws.runs.get(run_id).status == "interrupted"
+    assert interrupted.value.resume == f"tailscope redteam --resume {run_id}"
+    before = ws.redteam.cases(run_id)
     assert len(before) == 24
-    _, resumed = _run(ws, config, run_id=run_id)
-    after = ws.redteam_cases(run_id)
+    _, resumed = _run(ws, config, resume=run_id)
+    after = ws.redteam.cases(run_id)
     assert after[:24] == before
-    assert [c["test_case"] for c in after] == [c["test_case"] for c in whole.cases]
+    assert [c.test_case for c in after] == [c.test_case for c in whole.cases]
 
 
 def test_unknown_methods_and_options_are_one_line_errors():
@@ -211,11 +240,10 @@ def test_training_methods_spend_the_budget_keep_an_adapter_and_resume(
         attacker_max_new_tokens=8,
         max_new_tokens=4,
     )
-    run_id = ws.create_run("redteam", config.model_dump(mode="json"), 0, {"name": "tiny"})
-    session = execute_redteam(ws, run_id, config, 0, ScriptedTarget(), tiny_model)
-    cases = ws.redteam_cases(run_id)
-    assert len(cases) == session.budget == 8
-    sources = [c["source"] for c in cases]
+    run_id, _ = _run(ws, config, attacker=tiny_model)
+    cases = ws.redteam.cases(run_id)
+    assert len(cases) == config.budget == 8
+    sources = [c.source for c in cases]
     if "warmup" in options:  # the warm-up's zero-shot test cases come first
         assert sources[:4] == ["zero-shot"] * 4 and set(sources[4:]) == {method}
     else:
@@ -223,15 +251,15 @@ def test_training_methods_spend_the_budget_keep_an_adapter_and_resume(
     for name in adapters:
         assert (ws.artifact_dir(run_id, method) / name / "adapter_config.json").is_file()
     if "sft-adapter" in adapters:  # the run says what the fine-tuning did, and on what
-        (note,) = ws.get_run(run_id).progress["warnings"]
+        (note,) = ws.runs.get(run_id).progress["warnings"]
         assert note.startswith("fine-tuned on") and "loss" in note and "filled in" in note
     # A resumed run with budget left goes on from the stored adapter and history.
     more = config.model_copy(update={"budget": 12})
-    resumed = execute_redteam(ws, run_id, more, 0, ScriptedTarget(), tiny_model)
-    assert len(ws.redteam_cases(run_id)) == 12 and ws.redteam_cases(run_id)[:8] == cases
+    _, resumed = _run(ws, more, attacker=tiny_model, resume=run_id)
+    assert len(ws.redteam.cases(run_id)) == 12 and ws.redteam.cases(run_id)[:8] == cases
     assert resumed.stop_reason is None
     if "sft-adapter" in adapters:  # the resumed run still reports the fine-tuning
-        assert ws.get_run(run_id).progress["warnings"] == [note]
+        assert ws.runs.get(run_id).progress["warnings"] == [note]
 
 
 def test_pair_with_an_lm_judge_counts_unparsable_ratings(tmp_path):
@@ -240,6 +268,6 @@ def test_pair_with_an_lm_judge_counts_unparsable_ratings(tmp_path):
     run_id, session = _run(ws, config, ScriptedAttacker(rude_rate=0.0))
     assert len(session.cases) == 8
     # The scripted judge answers the rubric without a rating: fallback 0, counted.
-    assert all(c["judge"] == 1 for c in session.cases if not c["hit"])
-    warnings = ws.get_run(run_id).progress["warnings"]
+    assert all(c.judge == 1 for c in session.cases if not c.hit)
+    warnings = ws.runs.get(run_id).progress["warnings"]
     assert any("LM-judge outputs had no rating (scored 0.0)" in w for w in warnings), warnings

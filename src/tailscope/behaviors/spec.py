@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -32,6 +31,7 @@ from tailscope.behaviors.library import builtin_names, builtin_path
 from tailscope.detectors.base import Detector
 from tailscope.detectors.registry import make_detector
 from tailscope.errors import TailscopeError
+from tailscope.files import one_line, read_mapping
 
 MAX_LENGTH = 64  # tokens; the search core enforces the same bound
 
@@ -303,23 +303,7 @@ def _resolve(name_or_path: str) -> tuple[Path, str]:
 
 
 def _read_yaml(path: Path, label: str) -> dict:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise TailscopeError(
-            _one_line(f"{label}: malformed YAML{where} ({problem}): fix the YAML syntax there")
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise TailscopeError(f"{label}: cannot read the file ({e}): check the path") from None
-    if not isinstance(raw, dict):
-        raise TailscopeError(
-            f"{label}: the spec must be a YAML mapping with name, output, ... "
-            "(see `tailscope behaviors show say`)"
-        )
-    return raw
+    return read_mapping(path, label, "with name, output, ... (see `tailscope behaviors show say`)")
 
 
 def _declared_params(raw: dict, label: str) -> dict[str, ParamSpec]:
@@ -387,7 +371,7 @@ def _explain(error: ValidationError, model: type[BaseModel], prefix: tuple = ())
     if first["type"] == "missing":
         return f"missing required field {field!r}: add it (see `tailscope behaviors show say`)"
     message = first["msg"].removeprefix("Value error, ")
-    return _one_line(f"field {field!r}: {message}")
+    return one_line(f"field {field!r}: {message}")
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
@@ -410,7 +394,3 @@ def _inner_model(annotation) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

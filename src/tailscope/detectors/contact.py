@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailscope.detectors.base import Detector
+from tailscope.detectors.registry import DETECTORS
 
 Kind = Literal["phone", "email", "address"]
 ALL_KINDS: tuple[Kind, ...] = ("phone", "email", "address")
@@ -98,6 +99,7 @@ class ContactParams(BaseModel):
     )
 
 
+@DETECTORS.register
 class ContactDetector(Detector):
     """1.0 when the text contains a phone number, e-mail or street address, else 0.0."""
 

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tailscope.detectors.base import Detector
+from tailscope.detectors.registry import DETECTORS
 from tailscope.errors import TailscopeError
 from tailscope.models.registry import DEFAULT_MODEL
 
@@ -93,6 +94,7 @@ class JudgeParams(BaseModel):
         return value
 
 
+@DETECTORS.register
 class JudgeDetector(Detector):
     """(N − 1) / 9 for the judge's rating N of each text; `fallback` when unparsable.
 

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailscope.detectors.base import Detector
+from tailscope.detectors.registry import DETECTORS
 from tailscope.detectors.unigram_cache import cached_token_scores
 from tailscope.errors import TailscopeError
 
@@ -64,6 +65,7 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
+@DETECTORS.register
 class LanguageDetector(Detector):
     """How strongly a text reads as the given language (see the module docstring)."""
 

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailscope.detectors.base import Detector
+from tailscope.detectors.registry import DETECTORS
 
 # A refusal says so up front; the same words later in a helpful reply are not a refusal.
 _WINDOW = 100
@@ -56,6 +57,7 @@ class RefusalParams(BaseModel):
     )
 
 
+@DETECTORS.register
 class RefusalDetector(Detector):
     """1.0 when a stock refusal phrase appears in the first 100 characters, else 0.0
     (inverted: 1.0 for a non-blank reply without one)."""

@@ -5,27 +5,13 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from tailscope.detectors.base import Detector
-from tailscope.detectors.contact import ContactDetector
-from tailscope.detectors.judge import JudgeDetector
-from tailscope.detectors.language import LanguageDetector
-from tailscope.detectors.refusal import RefusalDetector
-from tailscope.detectors.secret import SecretDetector
-from tailscope.detectors.text import TextDetector
-from tailscope.detectors.toxicity import ToxicityDetector
 from tailscope.errors import TailscopeError
+from tailscope.registry import Registry
 
-_KINDS: dict[str, type[Detector]] = {
-    cls.kind: cls
-    for cls in (
-        ContactDetector,
-        JudgeDetector,
-        LanguageDetector,
-        RefusalDetector,
-        SecretDetector,
-        TextDetector,
-        ToxicityDetector,
-    )
-}
+# Every module of this package may define a detector kind and register it here.
+DETECTORS: Registry[type[Detector]] = Registry(
+    "detector kind", packages=["tailscope.detectors"], key=lambda cls: cls.kind
+)
 
 
 def _param_help(cls) -> str:
@@ -40,16 +26,12 @@ def _param_help(cls) -> str:
 
 def detector_kinds() -> dict[str, str]:
     """kind → one line: what it detects and its parameters."""
-    return {kind: f"{cls.summary}. Params: {_param_help(cls)}" for kind, cls in _KINDS.items()}
+    return {cls.kind: f"{cls.summary}. Params: {_param_help(cls)}" for cls in DETECTORS.entries()}
 
 
 def make_detector(kind: str, **params) -> Detector:
     """Build a detector of a registered kind; bad kinds and parameters raise TailscopeError."""
-    cls = _KINDS.get(kind)
-    if cls is None:
-        raise TailscopeError(
-            f"unknown detector kind {kind!r}: use one of {', '.join(sorted(_KINDS))}"
-        )
+    cls = DETECTORS.get(kind)
     try:
         checked = cls.Params.model_validate(params)
     except ValidationError as e:

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailscope.detectors.base import Detector
+from tailscope.detectors.registry import DETECTORS
 from tailscope.errors import TailscopeError
 
 MIN_PIECE = 3  # shorter common pieces ("an", "e") say nothing about a leak
@@ -50,6 +51,7 @@ class SecretParams(BaseModel):
     secret: str = Field(min_length=3, description="the secret text, at least 3 characters")
 
 
+@DETECTORS.register
 class SecretDetector(Detector):
     """1.0 when the secret appears (case-insensitive, lightly obfuscated or reversed);
     otherwise a partial score below 0.5 (see the module docstring)."""

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailscope.detectors.base import Detector
+from tailscope.detectors.registry import DETECTORS
 from tailscope.errors import TailscopeError
 
 Mode = Literal["exact", "contains", "starts_with", "regex"]
@@ -27,6 +28,7 @@ class TextParams(BaseModel):
     strip: bool = Field(True, description="strip surrounding whitespace first (default true)")
 
 
+@DETECTORS.register
 class TextDetector(Detector):
     """1.0 when the text satisfies the string condition, else 0.0."""
 

@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from tailscope.detectors.base import Detector
+from tailscope.detectors.registry import DETECTORS
 from tailscope.detectors.unigram_cache import cached_token_scores
 
 _VERSION = "v1"  # bump when the scoring changes, to invalidate cached tables
@@ -20,6 +21,7 @@ class ToxicityParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@DETECTORS.register
 class ToxicityDetector(Detector):
     """Probability that a text is toxic or profane. Blank text scores 0."""
 

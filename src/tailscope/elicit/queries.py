@@ -8,7 +8,6 @@ red-team attacker shares).
 from __future__ import annotations
 
 import csv
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tailscope.errors import TailscopeError
+from tailscope.files import jsonl_rows
 from tailscope.models.base import LanguageModel
 from tailscope.text import (
     QueryFilter,
@@ -92,21 +92,26 @@ def generate_queries(
             seed=seed + stats.calls,
         )
         stats.calls += 1
-        batch: list[str] = []
-        for template, group in zip(prompts, replies, strict=True):
-            continues = continues_list(template)
-            for reply in group:
-                stats.replies += 1
-                items = [clean(x) for x in parse_numbered_list(reply, continues)]
-                stats.items += len(items)
-                batch.extend(x for x in items if keep(x, rules))
-        new = dedupe(batch, seen)[: count - len(found)]
+        new = dedupe(_items(prompts, replies, rules, stats), seen)[: count - len(found)]
         found.extend(new)
         stats.kept = len(found)
         stats.seconds = time.monotonic() - start
         if on_batch is not None:
             on_batch(new, stats)
     return found, stats
+
+
+def _items(prompts, replies, rules: QueryFilter, stats: GenerationStats) -> list[str]:
+    """Every list item of the replies that passes the filter, counted in `stats`."""
+    batch: list[str] = []
+    for template, group in zip(prompts, replies, strict=True):
+        continues = continues_list(template)
+        for reply in group:
+            stats.replies += 1
+            items = [clean(x) for x in parse_numbered_list(reply, continues)]
+            stats.items += len(items)
+            batch.extend(x for x in items if keep(x, rules))
+    return batch
 
 
 # ---- templated variants ------------------------------------------------------------------
@@ -163,31 +168,9 @@ def read_queries_file(path: str | Path, column: str = "query") -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise TailscopeError(f"cannot read query file {path} ({exc}): check the file") from None
     if suffix == ".jsonl":
-        queries = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TailscopeError(
-                    f"{path}:{number} is not valid JSON ({exc.msg}): one object per line"
-                ) from None
-            value = item.get(column) if isinstance(item, dict) else item
-            if not isinstance(value, str):
-                raise TailscopeError(
-                    f"{path}:{number} has no string field {column!r}: "
-                    f'write {{"{column}": "..."}} per line or pass --column NAME'
-                )
-            queries.append(value)
+        queries = _jsonl_queries(path, text, column)
     elif suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        if column not in (reader.fieldnames or []):
-            raise TailscopeError(
-                f"{path} has no column {column!r} (columns: {', '.join(reader.fieldnames or [])})"
-                ": add that header or pass --column NAME"
-            )
-        queries = [row[column] or "" for row in reader]
+        queries = _csv_queries(path, text, column)
     elif suffix in (".txt", ""):
         queries = text.splitlines()
     else:
@@ -198,3 +181,26 @@ def read_queries_file(path: str | Path, column: str = "query") -> list[str]:
     if not queries:
         raise TailscopeError(f"query file {path} holds no queries: add at least one")
     return queries
+
+
+def _jsonl_queries(path: Path, text: str, column: str) -> list[str]:
+    queries = []
+    for number, item in jsonl_rows(path, text):
+        value = item.get(column) if isinstance(item, dict) else item
+        if not isinstance(value, str):
+            raise TailscopeError(
+                f"{path}:{number} has no string field {column!r}: "
+                f'write {{"{column}": "..."}} per line or pass --column NAME'
+            )
+        queries.append(value)
+    return queries
+
+
+def _csv_queries(path: Path, text: str, column: str) -> list[str]:
+    reader = csv.DictReader(text.splitlines())
+    if column not in (reader.fieldnames or []):
+        raise TailscopeError(
+            f"{path} has no column {column!r} (columns: {', '.join(reader.fieldnames or [])})"
+            ": add that header or pass --column NAME"
+        )
+    return [row[column] or "" for row in reader]

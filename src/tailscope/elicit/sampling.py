@@ -66,20 +66,15 @@ def sample_probabilities(
     check_sampling(k, temperature, round_k)
     if not queries:
         raise TailscopeError("the query pool is empty: import or generate queries first")
-    count = len(queries)
-    hits = np.zeros(count, dtype=int)
-    done = np.zeros(count, dtype=int)
-    stopped = np.zeros(count, dtype=bool)
-    hit_examples: list[list[str]] = [[] for _ in range(count)]
-    miss_examples: list[list[str]] = [[] for _ in range(count)]
+    tally = _Tally(len(queries))
     step = k if threshold is None else (round_k or min(k, 8))
     round_index = 0
     while True:
-        active = np.flatnonzero((done < k) & ~stopped)
+        active = np.flatnonzero((tally.done < k) & ~tally.stopped)
         if active.size == 0:
             break
         # every active query has drawn the same number of samples so far
-        draws = int(min(step, k - done[active].min()))
+        draws = int(min(step, k - tally.done[active].min()))
         replies = model.generate(
             [queries[i] for i in active],
             n=draws,
@@ -89,28 +84,45 @@ def sample_probabilities(
             system_prompt=system_prompt,
         )
         flat = [r for group in replies for r in group]
-        ok = np.asarray(is_hit(flat), dtype=bool).reshape(active.size, draws)
-        hits[active] += ok.sum(axis=1)
-        done[active] += draws
-        for row, i in enumerate(active):
+        tally.add(active, replies, np.asarray(is_hit(flat), dtype=bool).reshape(-1, draws))
+        if threshold is not None:
+            low, high = binomial_interval(
+                tally.hits[active], tally.done[active], confidence, interval
+            )
+            tally.stopped[active] = decided(low, high, threshold) & (tally.done[active] < k)
+        round_index += 1
+    return tally.estimates(confidence, interval)
+
+
+class _Tally:
+    """Hits, samples drawn and early stops per query, and a few replies of each."""
+
+    def __init__(self, count: int):
+        self.hits = np.zeros(count, dtype=int)
+        self.done = np.zeros(count, dtype=int)
+        self.stopped = np.zeros(count, dtype=bool)
+        self.examples: list[tuple[list[str], list[str]]] = [([], []) for _ in range(count)]
+
+    def add(self, active: np.ndarray, replies: list[list[str]], ok: np.ndarray) -> None:
+        self.hits[active] += ok.sum(axis=1)
+        self.done[active] += ok.shape[1]
+        for row, i in enumerate(active):  # the first MAX_EXAMPLES hits and misses
             for reply, hit in zip(replies[row], ok[row], strict=True):
-                kept = hit_examples[i] if hit else miss_examples[i]
+                kept = self.examples[i][0 if hit else 1]
                 if len(kept) < MAX_EXAMPLES:
                     kept.append(reply)
-        if threshold is not None:
-            low, high = binomial_interval(hits[active], done[active], confidence, interval)
-            stopped[active] = decided(low, high, threshold) & (done[active] < k)
-        round_index += 1
-    low, high = binomial_interval(hits, done, confidence, interval)
-    return [
-        SampledEstimate(
-            hits=int(hits[i]),
-            k=int(done[i]),
-            p=float(hits[i] / done[i]),
-            low=float(low[i]),
-            high=float(high[i]),
-            stopped_early=bool(stopped[i]),
-            examples=(hit_examples[i] + miss_examples[i])[:MAX_EXAMPLES],
-        )
-        for i in range(count)
-    ]
+
+    def estimates(self, confidence: float, interval: str) -> list[SampledEstimate]:
+        low, high = binomial_interval(self.hits, self.done, confidence, interval)
+        return [
+            SampledEstimate(
+                hits=int(self.hits[i]),
+                k=int(self.done[i]),
+                p=float(self.hits[i] / self.done[i]),
+                low=float(low[i]),
+                high=float(high[i]),
+                stopped_early=bool(self.stopped[i]),
+                examples=(hit + miss)[:MAX_EXAMPLES],
+            )
+            for i, (hit, miss) in enumerate(self.examples)
+        ]

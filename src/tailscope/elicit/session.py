@@ -9,26 +9,26 @@ the pool and the config, so a resumed run gives the same numbers as an uninterru
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tailscope.behaviors.ref import BehaviorRef
 from tailscope.elicit.exact import exact_logprobs
 from tailscope.elicit.sampling import check_sampling, sample_probabilities
 from tailscope.errors import TailscopeError
-from tailscope.forecast.data import Observations, observations
+from tailscope.models.base import Capability
+from tailscope.runs.config import ModelNeed, RunConfig
+from tailscope.runs.progress import Progress
 from tailscope.stats import INTERVAL_METHODS
+from tailscope.store import Elicitation, Workspace
 
-RUN_KIND = "elicit"
 EXACT_CHUNK = 256  # queries per committed batch: one or a few forward batches
 SAMPLE_CHUNK = 32  # k samples each: a few hundred sequences per batch
 
 
-class ElicitConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ElicitConfig(RunConfig):
     model: str
     behavior: BehaviorRef
     pool: str
@@ -68,9 +68,16 @@ class ElicitConfig(BaseModel):
         if self.max_new_tokens < 1:
             raise TailscopeError("--max-new-tokens must be at least 1")
 
+    def model_needs(self) -> dict[str, ModelNeed]:
+        if self.method == "exact":
+            need = ModelNeed(self.model, frozenset({Capability.LOGPROB}), "elicit --method exact")
+        else:
+            need = ModelNeed(self.model, frozenset({Capability.GENERATE}), "elicit --method sample")
+        return {"target": need}
 
-def pool_slice(ws, config: ElicitConfig) -> list[str]:
-    queries = ws.pool_queries(config.pool)
+
+def pool_slice(ws: Workspace, config: ElicitConfig) -> list[str]:
+    queries = ws.pools.queries(config.pool)
     if config.limit is not None:
         queries = queries[: config.limit]
     if not queries:
@@ -82,20 +89,21 @@ def pool_slice(ws, config: ElicitConfig) -> list[str]:
 
 
 def execute_elicitation(
-    ws,
+    ws: Workspace,
     run_id: str,
     model,
     config: ElicitConfig,
     seed: int,
-    on_progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Run (or continue) the elicitation run `run_id`; returns when every query is done."""
+    progress = progress or Progress()
     behavior = config.behavior.load()
     queries = pool_slice(ws, config)
-    done = ws.elicited_indices(run_id)
+    done = ws.elicitations.indices(run_id)
     total = len(queries)
+    task = progress.task(f"elicit ({config.method})", total=total, completed=len(done))
     started = time.monotonic()
-    ws.set_status(run_id, "running")
     if config.method == "exact":
         # Chunks of the length-sorted order, so each forward batch pads little.
         todo = [i for i in _length_order(model, queries) if i not in done]
@@ -103,84 +111,50 @@ def execute_elicitation(
     else:
         todo = [i for i in range(total) if i not in done]
         chunk = config.chunk or SAMPLE_CHUNK
-    system_prompt = behavior.system_prompt
     for start in range(0, len(todo), chunk):
         idx = todo[start : start + chunk]
-        texts = [behavior.prompt_prefix + queries[i] for i in idx]
-        if config.method == "exact":
-            logp = exact_logprobs(model, texts, behavior.output.target, system_prompt=system_prompt)
-            rows = [
-                {
-                    "query_idx": i,
-                    "query": queries[i],
-                    "method": "exact",
-                    "logp": float(lp),
-                    "p": float(np.exp(lp)),
-                }
-                for i, lp in zip(idx, logp, strict=True)
-            ]
-        else:
-            estimates = sample_probabilities(
-                model,
-                texts,
-                lambda replies: behavior.output_ok(replies),
-                k=config.k,
-                temperature=config.temperature,
-                max_new_tokens=config.max_new_tokens,
-                threshold=config.threshold,
-                round_k=config.round_k,
-                confidence=config.confidence,
-                interval=config.interval,
-                seed=seed * 1_000_003 + min(idx),
-                system_prompt=system_prompt,
-            )
-            rows = [
-                {"query_idx": i, "query": queries[i], "method": "sample", **e.to_json()}
-                for i, e in zip(idx, estimates, strict=True)
-            ]
-        ws.record_elicitations(run_id, rows)
+        ws.elicitations.record(run_id, _elicit(model, behavior, config, queries, idx, seed))
         done.update(idx)
-        ws.set_progress(
-            run_id,
-            {
-                "units_done": len(done),
-                "units_total": total,
-                "elapsed_s": round(time.monotonic() - started, 1),
-            },
+        elapsed = round(time.monotonic() - started, 1)
+        ws.runs.set_progress(
+            run_id, {"units_done": len(done), "units_total": total, "elapsed_s": elapsed}
         )
-        if on_progress is not None:
-            on_progress(len(done), total)
-    ws.set_status(run_id, "completed")
+        task.update(completed=len(done))
+
+
+def _elicit(model, behavior, config: ElicitConfig, queries, idx: list[int], seed: int):
+    """The results of one chunk of queries (their pool indices `idx`)."""
+    texts = [behavior.prompt_prefix + queries[i] for i in idx]
+    system_prompt = behavior.system_prompt
+    if config.method == "exact":
+        logp = exact_logprobs(model, texts, behavior.output.target, system_prompt=system_prompt)
+        return [
+            Elicitation(
+                query_idx=i, query=queries[i], method="exact", logp=float(lp), p=float(np.exp(lp))
+            )
+            for i, lp in zip(idx, logp, strict=True)
+        ]
+    estimates = sample_probabilities(
+        model,
+        texts,
+        lambda replies: behavior.output_ok(replies),
+        k=config.k,
+        temperature=config.temperature,
+        max_new_tokens=config.max_new_tokens,
+        threshold=config.threshold,
+        round_k=config.round_k,
+        confidence=config.confidence,
+        interval=config.interval,
+        seed=seed * 1_000_003 + min(idx),
+        system_prompt=system_prompt,
+    )
+    return [
+        Elicitation(query_idx=i, query=queries[i], method="sample", **e.to_json())
+        for i, e in zip(idx, estimates, strict=True)
+    ]
 
 
 def _length_order(model, queries: list[str]) -> list[int]:
     encode = getattr(model, "encode", None)
     lengths = [len(encode(q)) if encode else len(q) for q in queries]
     return [int(i) for i in np.argsort(lengths, kind="stable")]
-
-
-def run_observations(ws, run_id: str) -> tuple[Observations, list[dict]]:
-    """The evaluation set of an elicitation run, ready for `forecast`."""
-    run = ws.get_run(run_id)
-    if run.kind != RUN_KIND and run.kind != "audit":
-        raise TailscopeError(
-            f"run {run_id} is a {run.kind} run, not an elicitation run: pass the id of a "
-            "`tailscope elicit` run, or --input FILE with a column p"
-        )
-    rows = ws.elicitations(run_id)
-    if not rows:
-        raise TailscopeError(
-            f"run {run_id} has no elicitation results yet: finish it with "
-            f"`tailscope elicit --resume {run_id}`"
-        )
-    return rows_to_observations(rows), rows
-
-
-def rows_to_observations(rows: list[dict]) -> Observations:
-    if all(r["method"] == "exact" for r in rows):
-        return observations(logp=np.array([r["logp"] for r in rows], dtype=float))
-    return observations(
-        np.array([r["p"] for r in rows], dtype=float),
-        hits=np.array([r["hits"] for r in rows]),
-        trials=np.array([r["k"] for r in rows]),
-    )

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from tailscope.errors import TailscopeError
+from tailscope.files import jsonl_rows
 from tailscope.stats import jeffreys_median
+from tailscope.store.records import Elicitation
 
 
 def psi_from_logp(logp) -> np.ndarray:
@@ -109,6 +110,18 @@ def observations(
     )
 
 
+def elicitation_observations(rows: list[Elicitation]) -> Observations:
+    """The evaluation set of an elicitation run's results: exact log-probabilities, or
+    sampled p with their hit counts."""
+    if all(r.method == "exact" for r in rows):
+        return observations(logp=np.array([r.logp for r in rows], dtype=float))
+    return observations(
+        np.array([r.p for r in rows], dtype=float),
+        hits=np.array([r.hits for r in rows]),
+        trials=np.array([r.k for r in rows]),
+    )
+
+
 def _check_probabilities(p: np.ndarray) -> None:
     bad = np.flatnonzero(np.isnan(p) | (p < 0) | (p > 1))
     if bad.size:
@@ -165,17 +178,10 @@ def _rows(path: Path) -> list[dict]:
         raise TailscopeError(f"cannot read {path} ({exc}): check the file") from None
     if path.suffix.lower() == ".jsonl":
         rows = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TailscopeError(
-                        f"{path}:{number} is not valid JSON ({exc.msg}): one object per line"
-                    ) from None
-                if not isinstance(row, dict):
-                    raise TailscopeError(f"{path}:{number} is not a JSON object with a p field")
-                rows.append(row)
+        for number, row in jsonl_rows(path, text):
+            if not isinstance(row, dict):
+                raise TailscopeError(f"{path}:{number} is not a JSON object with a p field")
+            rows.append(row)
         return rows
     if path.suffix.lower() == ".csv":
         return list(csv.DictReader(text.splitlines()))

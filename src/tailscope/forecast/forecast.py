@@ -170,6 +170,19 @@ def _aggregate(mean_p: float, n: int) -> float:
     return float(-np.expm1(n * np.log1p(-min(mean_p, 1 - 1e-16))))
 
 
+def _integrals(name, row, k_tail, tau, n, freq: list, agg: list) -> None:
+    """One resample's frequency above tau and aggregate risk, where its refit has signal."""
+    model = _refit(name, row, k_tail)
+    if model is None:
+        return
+    if tau is not None:
+        freq.append(float(np.exp(model.log_survival(psi_from_logp(np.log(tau))))))
+    body = row
+    if name == "gumbel-tail":
+        body = np.sort(np.where(np.isfinite(row), row, -np.inf))[::-1][k_tail:]
+    agg.append(_aggregate(model.mean_p(body), n))
+
+
 def _bootstrap(result, name, obs, n, ns, k_tail, tau, draws, confidence, seed) -> None:
     """Percentile intervals over resamples of the evaluation set (with replacement)."""
     rng = np.random.default_rng(seed)
@@ -188,17 +201,8 @@ def _bootstrap(result, name, obs, n, ns, k_tail, tau, draws, confidence, seed) -
         # Frequency and aggregate risk need a numerical integral per resample: a subset.
         for row, q_row in zip(rows[: max(0, SLOW_DRAWS - slow_done)], q, strict=False):
             slow_done += 1
-            if np.isnan(q_row[-1]):
-                continue
-            model = _refit(name, row, k_tail)
-            if model is None:
-                continue
-            if tau is not None:
-                freq.append(float(np.exp(model.log_survival(psi_from_logp(np.log(tau))))))
-            body = row
-            if name == "gumbel-tail":
-                body = np.sort(np.where(np.isfinite(row), row, -np.inf))[::-1][k_tail:]
-            agg.append(_aggregate(model.mean_p(body), n))
+            if not np.isnan(q_row[-1]):
+                _integrals(name, row, k_tail, tau, n, freq, agg)
     q_all = np.concatenate(q_rows)
     valid = ~np.isnan(q_all[:, -1])
     result.bootstrap_valid = float(valid.mean())

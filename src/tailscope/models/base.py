@@ -1,9 +1,14 @@
-"""The model interfaces every method is written against.
+"""The model interfaces every method is written against, and the capabilities a backend
+declares.
 
 `LanguageModel` is all a black-box method needs: chat-formatted generation and exact
 teacher-forced log-probabilities. `WhiteBoxModel` adds what white-box search needs:
-the tokenizer, the embedding matrix and logits from input embeddings, with the
-chat template split into the token spans around the user's text.
+the tokenizer, encode/decode, the context length, the embedding matrix and logits from
+input embeddings, with the chat template split into the token spans around the user's
+text. `TrainableModel` adds what fine-tuning the attacker needs: the torch module, and a
+new model of the same kind around a trained copy of it.
+
+Imports stay light (no torch at import time): every CLI start reads the capabilities.
 """
 
 from __future__ import annotations
@@ -11,15 +16,38 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+
+class Capability(StrEnum):
+    """What a backend can do; a method asks for what it needs when its config is checked."""
+
+    GENERATE = "generate"  # chat replies, greedy or sampled
+    LOGPROB = "logprob"  # exact teacher-forced log-probabilities of a given reply
+    WHITE_BOX = "white-box"  # tokenizer, embeddings, gradients: white-box search
+    TRAINABLE = "trainable"  # LoRA fine-tuning: supervised and RL red teaming
+
+
+ALL_CAPABILITIES = frozenset(Capability)
+# What each capability gives, for the message when a target lacks one.
+CAPABILITY_MEANS = {
+    Capability.GENERATE: "generating replies",
+    Capability.LOGPROB: "exact log-probabilities of a given reply",
+    Capability.WHITE_BOX: "white-box access (tokenizer, embeddings, gradients)",
+    Capability.TRAINABLE: "fine-tuning (a trainable transformers model)",
+}
 
 
 class LanguageModel(ABC):
     """A chat model: text prompts in, text replies or log-probabilities out."""
 
     name: str
+    capabilities: frozenset[Capability] = frozenset({Capability.GENERATE, Capability.LOGPROB})
 
     @abstractmethod
     def generate(
@@ -71,8 +99,26 @@ class ChatLayout:
 class WhiteBoxModel(LanguageModel):
     """A `LanguageModel` whose weights and tokenizer search methods may use."""
 
-    tokenizer: object
+    capabilities = frozenset({Capability.GENERATE, Capability.LOGPROB, Capability.WHITE_BOX})
+    tokenizer: object  # a transformers tokenizer: detectors score its vocabulary
     device: torch.device
+
+    @abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`, without special tokens."""
+
+    @abstractmethod
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of token ids, special tokens dropped."""
+
+    @property
+    @abstractmethod
+    def context_length(self) -> int | None:
+        """The most tokens one sequence may hold (prompt, template and reply), if known."""
+
+    @abstractmethod
+    def chat_text(self, prompt: str, system_prompt: str | None = None) -> str:
+        """The exact text the model sees for one user turn, up to the start of its reply."""
 
     @abstractmethod
     def chat_layout(
@@ -107,3 +153,19 @@ class WhiteBoxModel(LanguageModel):
     @abstractmethod
     def vocab_size(self) -> int:
         """Number of rows of the embedding matrix."""
+
+
+class TrainableModel(WhiteBoxModel):
+    """A white-box model whose weights can be fine-tuned (LoRA adapters via peft)."""
+
+    capabilities = ALL_CAPABILITIES
+
+    @property
+    @abstractmethod
+    def module(self) -> torch.nn.Module:
+        """The causal LM itself; trainers fine-tune a deep copy of it."""
+
+    @abstractmethod
+    def derive(self, module: torch.nn.Module, suffix: str) -> TrainableModel:
+        """A model like this one (tokenizer, template, settings) around `module`, a
+        trained copy; its name gets `+suffix`."""

@@ -1,4 +1,5 @@
-"""The transformers backend: a causal LM and its tokenizer behind the model interfaces."""
+"""A transformers causal LM and its tokenizer behind the model interfaces (generate, exact
+logprob, white-box, trainable); the backends in `models/backends/` load one of these."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from tailscope.models.base import ChatLayout, WhiteBoxModel
+from tailscope.errors import TailscopeError
+from tailscope.models.base import ChatLayout, TrainableModel
 
 # Marks where the user's text goes when the chat template is split into spans.
 _SENTINEL = "\u2063TAILSCOPE_USER_TEXT\u2063"
@@ -16,16 +18,27 @@ _SENTINEL = "\u2063TAILSCOPE_USER_TEXT\u2063"
 _PLAIN_TEMPLATE = "{system}User: {user}\nAssistant:"
 
 
-class HFModel(WhiteBoxModel):
-    """A transformers causal LM. Prompts always go through the model's chat template."""
+class HFModel(TrainableModel):
+    """A transformers causal LM. Prompts always go through the model's chat template.
+
+    `default_system_prompt` is used whenever a caller gives none (a target YAML's
+    `system_prompt`); None leaves the chat template's own default."""
 
     def __init__(
-        self, model, tokenizer, *, name: str, source: str, batch_tokens: int | None = None
+        self,
+        model,
+        tokenizer,
+        *,
+        name: str,
+        source: str,
+        batch_tokens: int | None = None,
+        default_system_prompt: str | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
         self.source = source
+        self.default_system_prompt = default_system_prompt
         self.device = next(model.parameters()).device
         # Upper bound on padded tokens per forward pass; keeps memory flat on long batches.
         # On CPU, 4,096 tokens per pass scored at 72% of the matmul peak and 8,192 at 55%
@@ -43,7 +56,8 @@ class HFModel(WhiteBoxModel):
     # ---- chat formatting -------------------------------------------------------------
 
     def chat_text(self, prompt: str, system_prompt: str | None = None) -> str:
-        """The exact text the model sees for one user turn, up to the start of its reply."""
+        if system_prompt is None:
+            system_prompt = self.default_system_prompt
         if not getattr(self.tokenizer, "chat_template", None):
             system = f"{system_prompt}\n" if system_prompt else ""
             return _PLAIN_TEMPLATE.format(system=system, user=prompt)
@@ -71,6 +85,26 @@ class HFModel(WhiteBoxModel):
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    @property
+    def context_length(self) -> int | None:
+        return getattr(self.model.config, "max_position_embeddings", None)
+
+    # ---- trainable interface ---------------------------------------------------------
+
+    @property
+    def module(self):
+        return self.model
+
+    def derive(self, module, suffix: str) -> HFModel:
+        return HFModel(
+            module,
+            self.tokenizer,
+            name=f"{self.name}+{suffix}",
+            source=self.source,
+            batch_tokens=self.batch_tokens,
+            default_system_prompt=self.default_system_prompt,
+        )
 
     # ---- black-box interface ---------------------------------------------------------
 
@@ -241,6 +275,7 @@ class HFModel(WhiteBoxModel):
         return {
             "name": self.name,
             "source": self.source,
+            **({"system_prompt": self.default_system_prompt} if self.default_system_prompt else {}),
             "architecture": type(self.model).__name__,
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
@@ -280,3 +315,22 @@ def _batch_cache(prefix: DynamicCache | None, batch: int) -> DynamicCache | None
     return DynamicCache(
         [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, _ in prefix]
     )
+
+
+def load_hf_model(model_dir, name: str, *, device: str | None = None, **settings) -> HFModel:
+    """The transformers model saved in `model_dir` (fp32), on `device` (default: CUDA when
+    there is one). `settings` go to `HFModel` (batch_tokens, default_system_prompt)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    transformers_logging.disable_progress_bar()  # the CLI shows its own status
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    except Exception as exc:
+        raise TailscopeError(
+            f"could not load model from {model_dir}: {exc.__class__.__name__}: {exc}; "
+            "check the directory is complete (delete it to re-convert a cached GGUF)"
+        ) from exc
+    return HFModel(model.to(device), tokenizer, name=name, source=str(model_dir), **settings)

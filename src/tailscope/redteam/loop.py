@@ -16,6 +16,8 @@ from tailscope.behaviors.spec import Behavior
 from tailscope.models.base import LanguageModel
 from tailscope.redteam.attacker import AttackerSampler, Proposal
 from tailscope.redteam.target import TargetEvaluator
+from tailscope.store import RedTeamCase, Workspace
+from tailscope.store.redteam import CHECKPOINT_KEY
 from tailscope.text import QueryFilter, normalize
 
 
@@ -45,7 +47,7 @@ class Session:
 
     def __init__(
         self,
-        ws,
+        ws: Workspace,
         run_id: str,
         evaluator: TargetEvaluator,
         budget: int,
@@ -56,10 +58,10 @@ class Session:
         self.evaluator = evaluator
         self.budget = budget
         self.on_progress = on_progress
-        self.cases: list[dict] = ws.redteam_cases(run_id)
-        self.round = 1 + max((c["round"] for c in self.cases), default=-1)
-        self.seen = {normalize(c["test_case"]) for c in self.cases}
-        self.saved_state = ws.load_checkpoint(run_id, "redteam") or {}
+        self.cases: list[RedTeamCase] = ws.redteam.cases(run_id)
+        self.round = 1 + max((c.round for c in self.cases), default=-1)
+        self.seen = {normalize(c.test_case) for c in self.cases}
+        self.saved_state = ws.checkpoints.load(run_id, CHECKPOINT_KEY) or {}
         self.stop_reason: str | None = None
 
     @property
@@ -68,7 +70,7 @@ class Session:
 
     @property
     def hits(self) -> int:
-        return sum(c["hit"] for c in self.cases)
+        return sum(c.hit for c in self.cases)
 
     @property
     def done(self) -> bool:
@@ -77,16 +79,16 @@ class Session:
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
 
-    def evaluate(self, proposals: list[Proposal]) -> list[dict]:
+    def evaluate(self, proposals: list[Proposal]) -> list[RedTeamCase]:
         """Target replies and classifier scores for up to `remaining` proposals."""
         return self.evaluator.evaluate(proposals[: self.remaining])
 
-    def commit(self, cases: list[dict], state: dict) -> None:
-        self.ws.record_redteam_round(self.run_id, self.round, cases, state)
-        self.cases.extend({**c, "round": self.round} for c in cases)
-        self.seen.update(normalize(c["test_case"]) for c in cases)
+    def commit(self, cases: list[RedTeamCase], state: dict) -> None:
+        self.ws.redteam.record_round(self.run_id, self.round, cases, state)
+        self.cases.extend(c.model_copy(update={"round": self.round}) for c in cases)
+        self.seen.update(normalize(c.test_case) for c in cases)
         self.round += 1
-        self.ws.set_progress(
+        self.ws.runs.set_progress(
             self.run_id,
             {"units_done": len(self.cases), "units_total": self.budget, "hits": self.hits},
         )
@@ -98,7 +100,16 @@ class Session:
 
 
 class Method(ABC):
-    """A red-team method: spends the session's budget of target queries."""
+    """A red-team method: spends the session's budget of target queries.
+
+    A method registers its subclass with `@REDTEAM_METHODS.register`, names its options'
+    pydantic dataclass as `Config`, and lists in `attacker_needs` the capabilities it needs
+    of the attacker beyond generation (e.g. trainable, for fine-tuning)."""
+
+    name: str
+    summary: str  # one line for `--help`
+    Config: type
+    attacker_needs: frozenset = frozenset()
 
     def __init__(self, config, ctx: RedTeamContext):
         self.config = config
@@ -152,7 +163,7 @@ class RoundMethod(Method):
     @abstractmethod
     def propose(self, count: int, session: Session, seed: int) -> list[Proposal]: ...
 
-    def observe(self, cases: list[dict], session: Session) -> None:
+    def observe(self, cases: list[RedTeamCase], session: Session) -> None:
         """Learn from a round's results before they are committed."""
 
     def state(self) -> dict:

@@ -1,4 +1,4 @@
-"""A recorded red-team run: config, method registry, and the resumable execution.
+"""A red-team run: its config and its resumable execution.
 
 Every round (test cases, replies, scores and the method's state) is committed in one
 transaction; `--resume` rebuilds the history from the workspace and goes on with the
@@ -7,41 +7,21 @@ budget that is left. Trained adapters live under the workspace's artifacts direc
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tailscope.behaviors.ref import BehaviorRef
 from tailscope.errors import TailscopeError
-from tailscope.options import build_config
+from tailscope.models.base import Capability
 from tailscope.redteam.attacker import AttackerSampler, test_case_rules
-from tailscope.redteam.few_shot import FewShot, FewShotConfig, ZeroShot, ZeroShotConfig
 from tailscope.redteam.loop import RedTeamContext, Session
-from tailscope.redteam.pair import Pair, PairConfig
-from tailscope.redteam.rl import ReinforcementLearning, RlConfig
-from tailscope.redteam.supervised import Supervised, SupervisedConfig
+from tailscope.redteam.methods import REDTEAM_METHODS, method_config, resolved_options
 from tailscope.redteam.target import TargetEvaluator
-
-RUN_KIND = "redteam"
-
-METHODS = {
-    "zero-shot": (ZeroShotConfig, ZeroShot, "the behavior's templates as they are"),
-    "few-shot": (FewShotConfig, FewShot, "5 earlier test cases in context, ∝ exp(score/0.1)"),
-    "supervised": (SupervisedConfig, Supervised, "LoRA fine-tuning on zero-shot failures"),
-    "rl": (RlConfig, ReinforcementLearning, "trl RL, reward -log(1-r), KL to the initial"),
-    "pair": (PairConfig, Pair, "iterative refinement with a judge score (PAIR)"),
-}
+from tailscope.runs.config import ModelNeed, RunConfig
+from tailscope.runs.progress import Progress
+from tailscope.store import Workspace
 
 
-def method_config(method: str, options: dict):
-    if method not in METHODS:
-        raise TailscopeError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-    return build_config(METHODS[method][0], options, f"red-team method {method}")
-
-
-class RedTeamConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RedTeamConfig(RunConfig):
     model: str
     attacker: str | None = None  # None: the target model attacks itself
     behavior: BehaviorRef
@@ -59,42 +39,51 @@ class RedTeamConfig(BaseModel):
         self.behavior.load()
         method_config(self.method, self.options)
 
+    def model_needs(self) -> dict[str, ModelNeed]:
+        method = REDTEAM_METHODS.get(self.method)
+        purpose = f"red-team method {self.method}"
+        return {
+            "target": ModelNeed(self.model, frozenset({Capability.GENERATE}), purpose),
+            "attacker": ModelNeed(
+                self.attacker or self.model,
+                frozenset({Capability.GENERATE}) | method.attacker_needs,
+                f"{purpose} (the attacker)",
+            ),
+        }
+
     def resolved(self) -> RedTeamConfig:
         """This config with every method option spelled out, as a new run records it: a
         resumed run then behaves the same even if a default changes in between."""
-        options = asdict(method_config(self.method, self.options))
-        return self.model_copy(update={"options": options})
+        return self.model_copy(update={"options": resolved_options(self.method, self.options)})
 
 
-def extend_budget(ws, run_id: str, budget: int) -> RedTeamConfig:
+def extend_budget(ws: Workspace, run_id: str, budget: int) -> RedTeamConfig:
     """Set run `run_id`'s budget to `budget` target queries (a finished run goes on from its
     history and trained adapters when executed again); returns the new config."""
-    config = RedTeamConfig.model_validate(ws.get_run(run_id).config)
-    done = len(ws.redteam_cases(run_id))
+    config = RedTeamConfig.model_validate(ws.runs.get(run_id).config)
+    done = len(ws.redteam.cases(run_id))
     if budget < max(done, 1):
         raise TailscopeError(
             f"--budget {budget} is below the {done} test cases run {run_id} already holds"
         )
     config = config.model_copy(update={"budget": budget})
-    ws.set_config(run_id, config.model_dump(mode="json"))
+    ws.runs.set_config(run_id, config.model_dump(mode="json"))
     return config
 
 
 def execute_redteam(
-    ws,
+    ws: Workspace,
     run_id: str,
     config: RedTeamConfig,
     seed: int,
     target,
     attacker,
-    on_progress: Callable[[Session], None] | None = None,
+    progress: Progress | None = None,
 ) -> Session:
     """Run (or continue) red-team run `run_id` until its budget is spent or it stops."""
+    progress = progress or Progress()
     behavior = config.behavior.load()
-    system_prompt = (
-        config.system_prompt if config.system_prompt is not None else (behavior.system_prompt)
-    )
-    evaluator = TargetEvaluator(target, behavior, config.max_new_tokens, system_prompt)
+    system_prompt = behavior.system_prompt if config.system_prompt is None else config.system_prompt
     rules = test_case_rules(behavior)
     sampler = AttackerSampler(
         attacker,
@@ -111,15 +100,27 @@ def execute_redteam(
         seed=seed,
         artifacts=ws.artifact_dir(run_id, config.method),
     )
-    session = Session(ws, run_id, evaluator, config.budget, on_progress)
-    ws.set_status(run_id, "running")
-    method = METHODS[config.method][1](method_config(config.method, config.options), ctx)
+    label = f"red team ({config.method})"
+    task = progress.task(label, total=config.budget)
+
+    def tick(session: Session) -> None:
+        task.update(completed=len(session.cases), description=f"{label} · {session.hits} hits")
+
+    evaluator = TargetEvaluator(target, behavior, config.max_new_tokens, system_prompt)
+    session = Session(ws, run_id, evaluator, config.budget, tick)
+    tick(session)
+    method = REDTEAM_METHODS.get(config.method)(method_config(config.method, config.options), ctx)
     method.run(session)
+    _finish(ws, run_id, config, session, method, progress)
+    return session
+
+
+def _finish(ws, run_id, config: RedTeamConfig, session: Session, method, progress) -> None:
     if not session.cases:
         reason = session.stop_reason or "the attacker wrote no usable test case"
-        ws.set_status(run_id, "failed", reason)
         raise TailscopeError(f"red-team run {run_id} produced no test case: {reason}")
-    ws.set_progress(
+    sampler = method.ctx.sampler
+    ws.runs.set_progress(
         run_id,
         {
             "units_done": len(session.cases),
@@ -131,5 +132,7 @@ def execute_redteam(
             "warnings": method.warnings(),
         },
     )
-    ws.set_status(run_id, "completed")
-    return session
+    if session.stop_reason:
+        progress.note(f"stopped early: {session.stop_reason}")
+    for warning in method.warnings():
+        progress.note(f"warning: {warning}")

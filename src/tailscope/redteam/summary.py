@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from tailscope.store import RedTeamCase
+
 SELF_BLEU_SAMPLE = 200  # Self-BLEU is quadratic: a fixed random subset beyond this size
 
 
-def summarize(cases: list[dict], *, embed: bool = True, seed: int = 0) -> dict:
+def summarize(cases: list[RedTeamCase], *, embed: bool = True, seed: int = 0) -> dict:
     """Hit rates (overall and per source), Self-BLEU and mean pairwise embedding
     similarity of the test cases, and k-means clusters of the failures."""
     from tailscope.redteam.metrics import cluster, embedder, mean_pairwise_similarity, self_bleu
 
-    texts = [c["test_case"] for c in cases]
-    hits = [c for c in cases if c["hit"]]
+    texts = [c.test_case for c in cases]
+    hits = [c for c in cases if c.hit]
     summary = {
         "queries": len(cases),
         "hits": len(hits),
@@ -30,7 +32,7 @@ def summarize(cases: list[dict], *, embed: bool = True, seed: int = 0) -> dict:
         if len(texts) >= 2:
             summary["embedding_similarity"] = mean_pairwise_similarity(model.embed(texts))
         if hits:
-            failures = [c["test_case"] for c in hits]
+            failures = [c.test_case for c in hits]
             summary["failure_clusters"] = [
                 {"size": c.size, "representative": c.representative, "examples": c.examples}
                 for c in cluster(failures, model.embed(failures), seed=seed)
@@ -48,12 +50,12 @@ def _interval(hits: int, queries: int) -> list[float] | None:
     return [float(low), float(high)]
 
 
-def _by_source(cases: list[dict]) -> dict[str, dict]:
+def _by_source(cases: list[RedTeamCase]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for c in cases:
-        row = out.setdefault(c["source"], {"queries": 0, "hits": 0})
+        row = out.setdefault(c.source, {"queries": 0, "hits": 0})
         row["queries"] += 1
-        row["hits"] += int(c["hit"])
+        row["hits"] += int(c.hit)
     for row in out.values():
         row["hit_rate"] = row["hits"] / row["queries"]
     return out

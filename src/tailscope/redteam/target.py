@@ -10,6 +10,7 @@ import numpy as np
 from tailscope.behaviors.spec import Behavior
 from tailscope.models.base import LanguageModel
 from tailscope.redteam.attacker import Proposal
+from tailscope.store import RedTeamCase
 
 
 @dataclass
@@ -29,7 +30,7 @@ class TargetEvaluator:
     system_prompt: str | None = None
     _cache: dict[str, str] = field(default_factory=dict)
 
-    def evaluate(self, proposals: Sequence[Proposal]) -> list[dict]:
+    def evaluate(self, proposals: Sequence[Proposal]) -> list[RedTeamCase]:
         if not proposals:
             return []
         texts = [self.behavior.prompt_prefix + p.text for p in proposals]
@@ -48,16 +49,16 @@ class TargetEvaluator:
         score = np.where(prompt_ok, raw, 0.0)
         hit = prompt_ok & self._output_hit(raw)
         return [
-            {
-                "test_case": p.text,
-                "reply": reply,
-                "score": float(s),
-                "output_score": float(r),
-                "prompt_ok": bool(ok),
-                "hit": bool(h),
-                "source": p.source,
-                **({"meta": p.meta} if p.meta else {}),
-            }
+            RedTeamCase(
+                test_case=p.text,
+                reply=reply,
+                score=float(s),
+                output_score=float(r),
+                prompt_ok=bool(ok),
+                hit=bool(h),
+                source=p.source,
+                meta=p.meta,
+            )
             for p, reply, s, r, ok, h in zip(
                 proposals, replies, score, raw, prompt_ok, hit, strict=True
             )

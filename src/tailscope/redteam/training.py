@@ -1,8 +1,9 @@
 """Training the attacker LM (Perez et al. 2022): supervised LoRA fine-tuning on failing test
 cases, and RL with reward -log(1 - r) and a KL penalty to the initial attacker.
 
-Both work on a deep copy of the attacker (it may be the target itself), train a LoRA adapter
-and return a new `HFModel` with the adapter merged, so generation costs nothing extra.
+Both work on a deep copy of the attacker's module (the attacker may be the target itself),
+train a LoRA adapter and return a new model of the same kind with the adapter merged
+(`TrainableModel.derive`), so generation costs nothing extra.
 Adapters are saved to a scratch directory and renamed into place, so a killed run leaves
 either the previous adapter or the new one, never half of one."""
 
@@ -23,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from transformers import TrainerCallback
 
 from tailscope.errors import TailscopeError
-from tailscope.models.hf import HFModel
+from tailscope.models.base import TrainableModel
 from tailscope.redteam.attacker import split_list_prompt
 
 # Marks the assistant's text when the chat template is rendered to find its end-of-turn text.
@@ -55,7 +57,7 @@ class RlReport:
 # ---- shared helpers ------------------------------------------------------------------------
 
 
-def end_of_turn(model: HFModel) -> str:
+def end_of_turn(model: TrainableModel) -> str:
     """The text the chat template puts after an assistant reply (`<|im_end|>` for SmolLM2).
 
     Training on it teaches the attacker to stop after one test case."""
@@ -84,16 +86,6 @@ def _lora_config(model, rank: int, alpha: int, targets=None):
     # No dropout: few examples, and the RL reference (adapter disabled) must match the policy.
     return LoraConfig(
         r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM"
-    )
-
-
-def _wrap(attacker: HFModel, merged, suffix: str) -> HFModel:
-    return HFModel(
-        merged,
-        attacker.tokenizer,
-        name=f"{attacker.name}+{suffix}",
-        source=attacker.source,
-        batch_tokens=attacker.batch_tokens,
     )
 
 
@@ -139,14 +131,14 @@ def read_progress(adapter_dir: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def load_adapter(attacker: HFModel, adapter_dir: Path, suffix: str) -> HFModel:
+def load_adapter(attacker: TrainableModel, adapter_dir: Path, suffix: str) -> TrainableModel:
     """A copy of `attacker` with the adapter saved in `adapter_dir` merged in (to resume a run)."""
     from peft import PeftModel
 
     path = _saved(adapter_dir)
     with _quiet():
-        peft_model = PeftModel.from_pretrained(copy.deepcopy(attacker.model), str(path))
-    return _wrap(attacker, peft_model.merge_and_unload(), suffix)
+        peft_model = PeftModel.from_pretrained(copy.deepcopy(attacker.module), str(path))
+    return attacker.derive(peft_model.merge_and_unload(), suffix)
 
 
 @contextlib.contextmanager
@@ -171,7 +163,7 @@ def _quiet():
 # ---- supervised ----------------------------------------------------------------------------
 
 
-def _encode_examples(attacker: HFModel, examples) -> list[tuple[list[int], list[int]]]:
+def _encode_examples(attacker: TrainableModel, examples) -> list[tuple[list[int], list[int]]]:
     eot = end_of_turn(attacker)
     # Context and reply are encoded separately, exactly as `HFModel.logprob` scores them.
     return [(attacker.encode(attacker.chat_text(p)), attacker.encode(r + eot)) for p, r in examples]
@@ -205,8 +197,33 @@ def _mean_nll(model, rows, batch_size: int, pad: int, device) -> float:
     return total / max(count, 1)
 
 
+def _train_epochs(
+    model, rows, epochs, learning_rate, batch_size, seed, pad, device, on_step
+) -> int:
+    """AdamW over shuffled batches of `rows` for `epochs`; returns the optimizer steps."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+    order_rng = torch.Generator().manual_seed(seed)
+    total = math.ceil(len(rows) / batch_size) * epochs
+    step = 0
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(rows), generator=order_rng).tolist()
+        for start in range(0, len(rows), batch_size):
+            batch = [rows[i] for i in order[start : start + batch_size]]
+            nll, count = _batch_nll(model, batch, pad, device)
+            loss = nll / max(count, 1)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            if on_step is not None:
+                on_step(step, total, loss.item())
+    return step
+
+
 def finetune_lora(
-    attacker: HFModel,
+    attacker: TrainableModel,
     examples: list[tuple[str, str]],
     *,
     epochs: int = 1,
@@ -217,7 +234,7 @@ def finetune_lora(
     seed: int = 0,
     adapter_dir: Path | None = None,
     on_step: Callable[[int, int, float], None] | None = None,
-) -> tuple[HFModel, SupervisedReport]:
+) -> tuple[TrainableModel, SupervisedReport]:
     """Fine-tune a LoRA adapter on (user prompt, attacker reply) pairs: Perez et al.'s
     supervised red teaming, one epoch on the failing test cases by default.
 
@@ -241,33 +258,17 @@ def finetune_lora(
     torch.manual_seed(seed)  # LoRA's A matrices are drawn at random
     with _quiet():
         peft_model = get_peft_model(
-            copy.deepcopy(attacker.model), _lora_config(attacker.model, rank, alpha)
+            copy.deepcopy(attacker.module), _lora_config(attacker.module, rank, alpha)
         )
-    params = [p for p in peft_model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
     # LoRA's B starts at zero, so this is the untouched attacker's loss.
     loss_before = _mean_nll(peft_model, rows, batch_size, pad, device)
-    order_rng = torch.Generator().manual_seed(seed)
-    per_epoch = math.ceil(len(rows) / batch_size)
-    step = 0
-    peft_model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(rows), generator=order_rng).tolist()
-        for start in range(0, len(rows), batch_size):
-            nll, count = _batch_nll(
-                peft_model, [rows[i] for i in order[start : start + batch_size]], pad, device
-            )
-            loss = nll / max(count, 1)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            if on_step is not None:
-                on_step(step, per_epoch * epochs, loss.item())
+    step = _train_epochs(
+        peft_model, rows, epochs, learning_rate, batch_size, seed, pad, device, on_step
+    )
     loss_after = _mean_nll(peft_model, rows, batch_size, pad, device)
     if adapter_dir is not None:
         _save_adapter(peft_model, adapter_dir)
-    model = _wrap(attacker, peft_model.merge_and_unload(), "sft")
+    model = attacker.derive(peft_model.merge_and_unload(), "sft")
     report = SupervisedReport(
         loss_before=loss_before,
         loss_after=loss_after,
@@ -282,7 +283,7 @@ def finetune_lora(
 
 
 def rl_finetune(
-    attacker: HFModel,
+    attacker: TrainableModel,
     prompts: list[str],
     reward_fn: Callable[[list[str], list[str]], list[float]],
     *,
@@ -300,23 +301,50 @@ def rl_finetune(
     resume_adapter: Path | None = None,
     one_line: bool = False,
     on_step: Callable[[int, dict], bool | None] | None = None,
-) -> tuple[HFModel, RlReport]:
+) -> tuple[TrainableModel, RlReport]:
     """RL fine-tuning of the attacker with trl's GRPOTrainer and a LoRA adapter.
 
-    Each of the `steps` generation batches samples `num_generations` completions for each of
-    `batch_prompts` prompts and calls `reward_fn(prompts, completions)` once on all of them
-    (plain texts), then takes `iterations` optimizer steps on them (GRPO's mu; 1 = on-policy);
-    for Perez et al.'s reward pass -log(1 - r) of the classifier score r. GRPO's advantages are
-    rewards normalized within each prompt's group, so no value model is trained. The KL
-    penalty (`beta`) is to the adapter-disabled model, i.e. the attacker as passed in, also
-    after a resume. Step numbers count optimizer steps; with `resume_adapter` training
-    continues from that adapter's weights (the optimizer's moments start afresh) and step
-    numbers continue from its saved progress. `on_step(step, stats)` gets reward, reward_std, kl,
-    loss, completion_length and seconds (since the start of this call); returning True
-    stops training after that step (e.g. when the target-query budget is spent).
+    Each of `steps` generation batches samples `num_generations` completions per each of
+    `batch_prompts` prompts, calls `reward_fn(prompts, completions)` once (plain texts; Perez
+    et al.'s reward is -log(1 - r) of the classifier score r) and takes `iterations` optimizer
+    steps on them (GRPO's mu; advantages are group-normalized rewards, no value model). The KL
+    penalty (`beta`) is to the adapter-disabled attacker, also after a resume from
+    `resume_adapter` (fresh optimizer moments, step count continued). `on_step(step, stats)`
+    may return True to stop (budget spent). `one_line` ends completions at their first line
+    break: only the first line is rewarded, so later tokens would only add gradient noise."""
+    _check_rl(steps, iterations, num_generations, batch_prompts, prompts, beta)
+    from transformers import PrinterCallback
+    from trl import GRPOTrainer
 
-    With `one_line` a completion ends at its first line break: when only the first line is
-    rewarded (a red-team test case), the tokens after it would add noise to the gradient."""
+    started = time.perf_counter()
+    peft_config, resumed, offset, history = _rl_adapter(attacker, rank, resume_adapter)
+    dataset, reward = _rl_task(attacker, prompts, batch_prompts, reward_fn)
+    report = RlReport(steps=0)
+    with _quiet(), tempfile.TemporaryDirectory(prefix="tailscope-rl-") as scratch:
+        args = _grpo_args(
+            scratch, attacker, steps, iterations, batch_prompts, num_generations,
+            max_new_tokens, temperature, learning_rate, beta, seed,
+        )  # fmt: skip
+        torch.manual_seed(seed)  # LoRA's A matrices are drawn before the Trainer seeds
+        trainer = GRPOTrainer(
+            model=_policy_module(attacker, one_line), reward_funcs=reward, args=args,
+            train_dataset=dataset, processing_class=attacker.tokenizer, peft_config=peft_config,
+        )  # fmt: skip
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict: on_step reports
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+        if resumed is not None:
+            _load_adapter_weights(policy, resumed, attacker)
+        progress = _StepReport(report, policy, offset, history, adapter_dir, on_step, started)
+        trainer.add_callback(progress)
+        trainer.train()
+        merged = policy.merge_and_unload()
+        # The trained attacker writes whole replies again, whatever ended its completions.
+        merged.generation_config.eos_token_id = attacker.module.generation_config.eos_token_id
+    report.seconds = time.perf_counter() - started
+    return attacker.derive(merged, "rl"), report
+
+
+def _check_rl(steps, iterations, num_generations, batch_prompts, prompts, beta) -> None:
     if steps < 1:
         raise TailscopeError(f"steps must be at least 1 (got {steps})")
     if iterations < 1:
@@ -333,115 +361,122 @@ def rl_finetune(
     if beta < 0:
         raise TailscopeError(f"beta must be >= 0 (got {beta})")
 
-    from datasets import Dataset
-    from peft import PeftConfig, load_peft_weights, set_peft_model_state_dict
-    from transformers import PrinterCallback, TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
 
-    started = time.perf_counter()
-    offset, history = 0, []
-    if resume_adapter is not None:
-        resume_path = _saved(resume_adapter)
-        peft_config = PeftConfig.from_pretrained(str(resume_path))
-        peft_config.inference_mode = False
-        progress = read_progress(resume_path)
-        offset, history = progress.get("steps", 0), list(progress.get("rewards", []))
-    else:
-        peft_config = _lora_config(attacker.model, rank, 2 * rank)
+def _rl_adapter(attacker: TrainableModel, rank: int, resume_adapter: Path | None):
+    """(peft config, saved adapter to resume or None, steps it holds, its reward history)."""
+    from peft import PeftConfig
+
+    if resume_adapter is None:
+        return _lora_config(attacker.module, rank, 2 * rank), None, 0, []
+    resume_path = _saved(resume_adapter)
+    peft_config = PeftConfig.from_pretrained(str(resume_path))
+    peft_config.inference_mode = False
+    progress = read_progress(resume_path)
+    return peft_config, resume_path, progress.get("steps", 0), list(progress.get("rewards", []))
+
+
+def _rl_task(attacker: TrainableModel, prompts: list[str], batch_prompts: int, reward_fn):
+    """The prompt dataset trl samples from, and the reward function it calls."""
+    from datasets import Dataset
+
     # trl's sampler drops an incomplete last batch of prompts: repeat short prompt lists.
     rows = list(prompts) * math.ceil(batch_prompts / len(prompts))
     # Rendered as plain text, so that a list prompt's open list can pre-fill the reply
     # (as `AttackerSampler` does); trl applies no chat template to plain prompts.
     texts = [attacker.chat_text(turn) + prefix for turn, prefix in map(split_list_prompt, rows)]
     rendered = dict(zip(texts, rows, strict=True))
-    dataset = Dataset.from_dict({"prompt": texts})
 
     def reward(prompts, completions, **_):
         texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
         return [float(r) for r in reward_fn([rendered[p] for p in prompts], texts)]
 
-    report = RlReport(steps=0)
+    return Dataset.from_dict({"prompt": texts}), reward
+
+
+def _grpo_args(
+    scratch, attacker, steps, iterations, batch_prompts, num_generations, max_new_tokens,
+    temperature, learning_rate, beta, seed,
+):  # fmt: skip
+    from trl import GRPOConfig
+
     on_cuda = attacker.device.type == "cuda"
-    with _quiet(), tempfile.TemporaryDirectory(prefix="tailscope-rl-") as scratch:
-        args = GRPOConfig(
-            output_dir=scratch,
-            # GRPO's mu: each generation batch (one reward_fn call) serves `iterations`
-            # clipped optimizer steps, more learning per target query.
-            num_iterations=iterations,
-            max_steps=steps * iterations,
-            # One generation batch per optimizer step: reward_fn is called once per step.
-            per_device_train_batch_size=batch_prompts * num_generations,
-            gradient_accumulation_steps=1,
-            num_generations=num_generations,
-            max_completion_length=max_new_tokens,
-            temperature=temperature,
-            learning_rate=learning_rate,
-            lr_scheduler_type="constant",  # a resumed run continues at the same rate
-            beta=beta,
-            seed=seed,
-            data_seed=seed,
-            logging_steps=1,
-            save_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
-            log_level="error",
-            use_cpu=not on_cuda,
-            bf16=on_cuda and torch.cuda.is_bf16_supported(),
-            gradient_checkpointing=False,  # small attackers; it only slows them down
-            disable_dropout=True,
-            dataloader_num_workers=0,
-        )
-        torch.manual_seed(seed)  # LoRA's A matrices are drawn before the Trainer seeds
-        model = copy.deepcopy(attacker.model)
-        if one_line:  # trl ends (and masks) completions at any of the model's eos ids
-            ends = model.generation_config.eos_token_id
-            ends = [ends] if isinstance(ends, int) else list(ends or [])
-            ends.append(attacker.tokenizer.eos_token_id)
-            model.generation_config.eos_token_id = sorted(
-                set(ends) | line_break_ids(attacker.tokenizer)
-            )
-        trainer = GRPOTrainer(
-            model=model,
-            reward_funcs=reward,
-            args=args,
-            train_dataset=dataset,
-            processing_class=attacker.tokenizer,
-            peft_config=peft_config,
-        )
-        # With disable_tqdm the Trainer prints every log dict; on_step reports instead.
-        trainer.remove_callback(PrinterCallback)
-        policy = trainer.accelerator.unwrap_model(trainer.model)
-        if resume_adapter is not None:
-            # Load into the fresh adapter (rather than passing a PeftModel) so that the KL
-            # reference stays the adapter-disabled initial attacker, not the resumed adapter.
-            weights = load_peft_weights(str(resume_path), device=str(attacker.device))
-            result = set_peft_model_state_dict(policy, weights)
-            if getattr(result, "unexpected_keys", None):
-                raise TailscopeError(f"adapter {resume_adapter} does not fit this attacker")
+    return GRPOConfig(
+        output_dir=scratch,
+        # GRPO's mu: each generation batch (one reward_fn call) serves `iterations`
+        # clipped optimizer steps, more learning per target query.
+        num_iterations=iterations,
+        max_steps=steps * iterations,
+        # One generation batch per optimizer step: reward_fn is called once per step.
+        per_device_train_batch_size=batch_prompts * num_generations,
+        gradient_accumulation_steps=1,
+        num_generations=num_generations,
+        max_completion_length=max_new_tokens,
+        temperature=temperature,
+        learning_rate=learning_rate,
+        lr_scheduler_type="constant",  # a resumed run continues at the same rate
+        beta=beta,
+        seed=seed,
+        data_seed=seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        log_level="error",
+        use_cpu=not on_cuda,
+        bf16=on_cuda and torch.cuda.is_bf16_supported(),
+        gradient_checkpointing=False,  # small attackers; it only slows them down
+        disable_dropout=True,
+        dataloader_num_workers=0,
+    )
 
-        class _Steps(TrainerCallback):
-            def on_log(self, args, state, control, logs=None, **kwargs):
-                if not logs or "train_runtime" in logs:
-                    return  # the end-of-training summary
-                step = offset + state.global_step
-                report.steps = state.global_step
-                report.rewards.append(logs.get("reward"))
-                report.kl.append(logs.get("kl"))
-                history.append(logs.get("reward"))
-                if adapter_dir is not None:
-                    _save_adapter(policy, adapter_dir, {"steps": step, "rewards": history})
-                if on_step is not None:
-                    keys = ("reward", "reward_std", "kl", "loss", "completions/mean_length")
-                    stats = {k.split("/")[-1]: logs.get(k) for k in keys}
-                    stats["completion_length"] = stats.pop("mean_length")
-                    stats["seconds"] = time.perf_counter() - started
-                    if on_step(step, stats) is True:
-                        control.should_training_stop = True
 
-        trainer.add_callback(_Steps())
-        trainer.train()
-        merged = policy.merge_and_unload()
-        # The trained attacker writes whole replies again, whatever ended its completions.
-        merged.generation_config.eos_token_id = attacker.model.generation_config.eos_token_id
-    report.seconds = time.perf_counter() - started
-    return _wrap(attacker, merged, "rl"), report
+def _policy_module(attacker: TrainableModel, one_line: bool):
+    """A copy of the attacker's module to train; with `one_line`, one that ends its
+    completions at any line break (trl ends and masks completions at any eos id)."""
+    model = copy.deepcopy(attacker.module)
+    if one_line:
+        ends = model.generation_config.eos_token_id
+        ends = [ends] if isinstance(ends, int) else list(ends or [])
+        ends.append(attacker.tokenizer.eos_token_id)
+        model.generation_config.eos_token_id = sorted(
+            set(ends) | line_break_ids(attacker.tokenizer)
+        )
+    return model
+
+
+def _load_adapter_weights(policy, saved: Path, attacker: TrainableModel) -> None:
+    """Load a saved adapter into the fresh one (rather than passing a PeftModel) so that the
+    KL reference stays the adapter-disabled initial attacker, not the resumed adapter."""
+    from peft import load_peft_weights, set_peft_model_state_dict
+
+    weights = load_peft_weights(str(saved), device=str(attacker.device))
+    result = set_peft_model_state_dict(policy, weights)
+    if getattr(result, "unexpected_keys", None):
+        raise TailscopeError(f"adapter {saved} does not fit this attacker")
+
+
+class _StepReport(TrainerCallback):
+    """After every optimizer step: record the step, save the adapter, call `on_step`."""
+
+    def __init__(self, report, policy, offset, history, adapter_dir, on_step, started):
+        self.report, self.policy, self.offset, self.history = report, policy, offset, history
+        self.adapter_dir, self.on_step, self.started = adapter_dir, on_step, started
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "train_runtime" in logs:
+            return  # the end-of-training summary
+        step = self.offset + state.global_step
+        self.report.steps = state.global_step
+        self.report.rewards.append(logs.get("reward"))
+        self.report.kl.append(logs.get("kl"))
+        self.history.append(logs.get("reward"))
+        if self.adapter_dir is not None:
+            progress = {"steps": step, "rewards": self.history}
+            _save_adapter(self.policy, self.adapter_dir, progress)
+        if self.on_step is not None:
+            keys = ("reward", "reward_std", "kl", "loss", "completions/mean_length")
+            stats = {k.split("/")[-1]: logs.get(k) for k in keys}
+            stats["completion_length"] = stats.pop("mean_length")
+            stats["seconds"] = time.perf_counter() - self.started
+            if self.on_step(step, stats) is True:
+                control.should_training_stop = True

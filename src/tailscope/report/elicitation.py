@@ -4,45 +4,83 @@ queries most likely to elicit the behavior (escaped: queries and replies are unt
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from tailscope.errors import TailscopeError
+from tailscope.forecast.data import elicitation_observations
+from tailscope.forecast.forecast import ForecastResult, forecast
+from tailscope.forecast.plot import forecast_figure
 from tailscope.report import plots
+from tailscope.report.blocks import band, behavior_label, esc, figure, num, run_section
+from tailscope.store import Elicitation, Run, Workspace
 
 DEPLOY_N = 1_000_000
 TOP_QUERIES = 10
+MAX_P_COLUMN = "max elicitation p"
+FORECAST_COLUMN = f"forecast: worst-query p at n = 10^{round(math.log10(DEPLOY_N))}"
 
 
-def elicitation_section(ws, run, esc, details_html: str, badge_html: str) -> str:
-    from tailscope.elicit.session import rows_to_observations
-    from tailscope.forecast.forecast import forecast
-    from tailscope.forecast.plot import forecast_figure
+@dataclass
+class Analysis:
+    """One elicitation run as the report shows it: its rows and, where the data allow, the
+    forecast (else why not)."""
 
-    rows = ws.elicitations(run.id)
-    behavior = run.config.get("behavior", {})
-    label = behavior.get("name", "?") + "".join(
-        f" {k}={v}" for k, v in behavior.get("params", {}).items()
-    )
+    run: Run
+    label: str
+    rows: list[Elicitation]
+    result: ForecastResult | None = None
+    problem: str | None = None
+
+
+def analyse(ws: Workspace, run: Run) -> Analysis:
+    rows = ws.elicitations.list(run.id)
+    analysis = Analysis(run, behavior_label(run.config.get("behavior", {})), rows)
+    if rows:
+        obs = elicitation_observations(rows)
+        try:
+            analysis.result = forecast(obs, max(DEPLOY_N, obs.m), bootstrap=300, seed=run.seed)
+        except TailscopeError as exc:  # too few queries to fit: say so, keep the report
+            analysis.problem = str(exc)
+    return analysis
+
+
+def summary_cells(analysis: Analysis) -> dict[str, str]:
+    if not analysis.rows:
+        return {}
+    max_p = max(r.p for r in analysis.rows if r.p is not None)
+    cells = {MAX_P_COLUMN: f"{max_p:.3g} <span class='muted'>({len(analysis.rows)} queries)</span>"}
+    gumbel = analysis.result.method("gumbel-tail") if analysis.result else None
+    if gumbel is not None and gumbel.ok:
+        point = f"{gumbel.q_p:.3g}" if gumbel.q_p else f"10^{gumbel.log10_q_p:.1f}"
+        cells[FORECAST_COLUMN] = f"{point} {band(gumbel.q_p_low, gumbel.q_p_high)}"
+    else:
+        why = analysis.problem or (gumbel.reason if gumbel else "no forecast")
+        cells[FORECAST_COLUMN] = f"<span class='muted'>not enough signal: {esc(why)}</span>"
+    return cells
+
+
+def elicitation_section(analysis: Analysis) -> str:
+    run, rows, result = analysis.run, analysis.rows, analysis.result
     parts = [
-        f"<section class='run' id='run-{esc(run.id)}'>",
-        f"<h2>Elicitation {esc(run.id)} {badge_html}</h2>",
-        f"<p>Behavior <b>{esc(label)}</b>, method {esc(run.config.get('method'))}, "
-        f"{len(rows)} queries elicited.</p>",
-        details_html,
+        f"<p>Behavior <b>{esc(analysis.label)}</b>, method {esc(run.config.get('method'))}, "
+        f"{len(rows)} queries elicited.</p>"
     ]
     if not rows:
-        parts += ["<p class='empty'>No per-query results yet.</p>", "</section>"]
-        return "\n".join(parts)
-    obs = rows_to_observations(rows)
-    n = max(DEPLOY_N, obs.m)
-    result = forecast(obs, n, bootstrap=300, seed=run.seed)
-    parts += ["<h3>Forecast</h3>", _forecast_table(result, esc)]
-    png = plots._png(forecast_figure(obs, result, f"{label}: m = {obs.m}"))
-    parts.append(f"<figure><img alt='forecast' src='data:image/png;base64,{png}'></figure>")
-    parts += ["<h3>Queries most likely to elicit it</h3>", _top_queries(rows, esc)]
-    parts.append("</section>")
-    return "\n".join(parts)
+        parts.append("<p class='empty'>No per-query results yet.</p>")
+        return run_section(run, "Elicitation", parts)
+    parts.append("<h3>Forecast</h3>")
+    if result is None:
+        parts.append(f"<p class='empty'>not enough signal: {esc(analysis.problem)}</p>")
+    else:
+        obs = elicitation_observations(rows)
+        parts.append(_forecast_table(result))
+        png = plots.png(forecast_figure(obs, result, f"{analysis.label}: m = {obs.m}"))
+        parts.append(figure(png, "forecast"))
+    parts += ["<h3>Queries most likely to elicit it</h3>", _top_queries(rows)]
+    return run_section(run, "Elicitation", parts)
 
 
-def _forecast_table(result, esc) -> str:
+def _forecast_table(result: ForecastResult) -> str:
     pct = round(100 * result.confidence)
     head = (
         f"<tr><th>method</th><th>worst-query p at n = {result.deploy_n:,}</th>"
@@ -59,9 +97,9 @@ def _forecast_table(result, esc) -> str:
         q = f"{m.q_p:.3g}" if m.q_p else f"10^{m.log10_q_p:.1f}"
         body.append(
             f"<tr><td>{esc(m.method)}</td><td class='num'>{esc(q)}</td>"
-            f"<td class='num'>{_band(m.q_p_low, m.q_p_high)}</td>"
-            f"<td class='num'>{_num(m.aggregate_risk)}</td>"
-            f"<td class='num'>{_band(m.aggregate_low, m.aggregate_high)}</td></tr>"
+            f"<td class='num'>{band(m.q_p_low, m.q_p_high)}</td>"
+            f"<td class='num'>{num(m.aggregate_risk)}</td>"
+            f"<td class='num'>{band(m.aggregate_low, m.aggregate_high)}</td></tr>"
         )
     note = (
         f"<p class='muted'>m = {result.m} evaluation queries, {result.n_positive} with p &gt; 0"
@@ -71,31 +109,21 @@ def _forecast_table(result, esc) -> str:
     return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{note}"
 
 
-def _num(x) -> str:
-    return "-" if x is None else f"{x:.3g}"
+def _top_queries(rows: list[Elicitation]) -> str:
+    def key(r: Elicitation) -> float:
+        if r.logp is not None:
+            return r.logp
+        return math.log(r.p) if r.p > 0 else -math.inf
 
-
-def _band(low, high) -> str:
-    return "-" if low is None else f"[{low:.3g}, {high:.3g}]"
-
-
-def _top_queries(rows: list[dict], esc) -> str:
-    def key(r):
-        if r.get("logp") is not None:
-            return r["logp"]
-        return math.log(r["p"]) if r["p"] > 0 else -math.inf
-
-    top = sorted(rows, key=key, reverse=True)[:TOP_QUERIES]
     body = []
-    for r in top:
-        if r["method"] == "exact":
+    for r in sorted(rows, key=key, reverse=True)[:TOP_QUERIES]:
+        if r.method == "exact":
             interval, counts, example = "exact", "-", ""
         else:
-            interval = f"[{r['low']:.3g}, {r['high']:.3g}]"
-            counts = f"{r['hits']}/{r['k']}"
-            example = (r.get("examples") or [""])[0]
+            interval, counts = band(r.low, r.high), f"{r.hits}/{r.k}"
+            example = (r.examples or [""])[0]
         body.append(
-            f"<tr><td>{esc(r['query'])}</td><td class='num'>{r['p']:.3g}</td>"
+            f"<tr><td>{esc(r.query)}</td><td class='num'>{r.p:.3g}</td>"
             f"<td class='num'>{interval}</td><td class='num'>{counts}</td>"
             f"<td>{esc(example)}</td></tr>"
         )

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 SUCCESS_COLOR = "#2e7d32"
 FAILURE_COLOR = "#9e9e9e"
 BAR_COLOR = "#3f6fb5"
-_RC = {
+STYLE = {
     "text.parse_math": False,
     "font.size": 9,
     "axes.spines.top": False,
@@ -27,7 +27,7 @@ _RC = {
 }
 
 
-def _png(fig: Figure) -> str:
+def png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -41,7 +41,7 @@ def success_rate_plot(
     labels: Sequence[str], successes: Sequence[int], totals: Sequence[int]
 ) -> str:
     """Horizontal bars of the success rate per behavior, annotated with k/n."""
-    with rc_context(_RC):
+    with rc_context(STYLE):
         fig = Figure(figsize=(7, _height(len(labels))))
         ax = fig.add_subplot()
         rates = [s / t if t else 0.0 for s, t in zip(successes, totals, strict=True)]
@@ -54,7 +54,7 @@ def success_rate_plot(
         ax.set_xlim(0, 1.12)
         ax.set_xlabel("success rate (verified successes / restarts)")
         ax.set_title("Success rate per behavior")
-        return _png(fig)
+        return png(fig)
 
 
 def time_to_success_plot(times: dict[str, list[float]]) -> str | None:
@@ -62,7 +62,7 @@ def time_to_success_plot(times: dict[str, list[float]]) -> str | None:
     if not any(times.values()):
         return None
     labels = list(times)
-    with rc_context(_RC):
+    with rc_context(STYLE):
         fig = Figure(figsize=(7, _height(len(labels))))
         ax = fig.add_subplot()
         rng = np.random.default_rng(0)  # fixed jitter: the same data draws the same picture
@@ -77,7 +77,7 @@ def time_to_success_plot(times: dict[str, list[float]]) -> str | None:
         ax.set_xlim(left=0)
         ax.set_xlabel("seconds to a verified success")
         ax.set_title("Time to success per behavior")
-        return _png(fig)
+        return png(fig)
 
 
 def objective_traces_plot(
@@ -92,7 +92,7 @@ def objective_traces_plot(
         return None
     columns = min(3, len(groups))
     rows = math.ceil(len(groups) / columns)
-    with rc_context(_RC):
+    with rc_context(STYLE):
         fig = Figure(figsize=(3.6 * columns, 2.8 * rows), layout="constrained")
         axes = fig.subplots(rows, columns, squeeze=False).ravel()
         for ax, (title, units) in zip(axes, groups.items(), strict=False):
@@ -117,4 +117,4 @@ def objective_traces_plot(
         ]
         fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
         fig.suptitle("Objective over time, one line per restart")
-        return _png(fig)
+        return png(fig)

@@ -5,57 +5,79 @@ Test cases and replies are untrusted text: everything is escaped."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from tailscope.redteam.summary import summarize
 from tailscope.report import plots
+from tailscope.report.blocks import behavior_label, esc, figure, pct, run_section
+from tailscope.store import RedTeamCase, Run, Workspace
 
 TOP_CASES = 8
+HIT_RATE_COLUMN = "red-team hit rate (best method)"
 
 
-def redteam_sections(ws, runs, esc, details, badge) -> list[str]:
+@dataclass
+class Analysis:
+    run: Run
+    label: str
+    cases: list[RedTeamCase]
+    summary: dict
+
+
+def analyse(ws: Workspace, run: Run) -> Analysis:
+    cases = ws.redteam.cases(run.id)
+    label = behavior_label(run.config.get("behavior", {}))
+    return Analysis(run, label, cases, summarize(cases, seed=run.seed))
+
+
+def summary_cells(analyses: list[Analysis]) -> dict[str, dict[str, str]]:
+    """Per behavior, the red-team run with the highest hit rate, with its interval."""
+    best: dict[str, Analysis] = {}
+    for a in analyses:
+        if a.cases and (
+            a.label not in best or a.summary["hit_rate"] > best[a.label].summary["hit_rate"]
+        ):
+            best[a.label] = a
+    cells = {}
+    for label, a in best.items():
+        low, high = a.summary["hit_rate_interval"]
+        method = esc(a.run.config.get("method"))
+        cells[label] = {
+            HIT_RATE_COLUMN: f"{pct(a.summary['hit_rate'])} [{100 * low:.1f}, {100 * high:.1f}] "
+            f"<span class='muted'>{method}, {a.summary['queries']} queries</span>"
+        }
+    return cells
+
+
+def overview(a: Analysis) -> str:
+    return f"{a.summary['queries']} test cases, {a.summary['hits']} failures"
+
+
+def redteam_sections(analyses: list[Analysis]) -> list[str]:
     """One overview figure for all red-team runs, then one section per run."""
-    from tailscope.redteam.summary import summarize
-
-    cases = {run.id: ws.redteam_cases(run.id) for run in runs}
-    summaries = {run.id: summarize(cases[run.id], seed=run.seed) for run in runs}
     sections = []
-    points = [(_label(run), run.config.get("method", "?"), summaries[run.id]) for run in runs]
-    figure = difficulty_diversity_plot(points)
-    if figure:
+    points = [(a.label, a.run.config.get("method", "?"), a.summary) for a in analyses]
+    png = difficulty_diversity_plot(points)
+    if png:
         sections.append(
             "<section class='run'><h2>Red teaming: difficulty vs diversity</h2>"
             "<p class='muted'>Each point is one run: the share of test cases that elicited the "
             "behavior against 1 &minus; Self-BLEU of its test cases (higher = more diverse).</p>"
-            f"<figure><img alt='difficulty vs diversity' src='data:image/png;base64,{figure}'>"
-            "</figure></section>"
+            f"{figure(png, 'difficulty vs diversity')}</section>"
         )
-    for run in runs:
-        sections.append(
-            _run_section(run, cases[run.id], summaries[run.id], esc, details(run), badge(run))
-        )
-    return sections
+    return sections + [_run_section(a) for a in analyses]
 
 
-def _label(run) -> str:
-    behavior = run.config.get("behavior", {})
-    params = "".join(f" {k}={v}" for k, v in behavior.get("params", {}).items())
-    return behavior.get("name", "?") + params
-
-
-def _run_section(
-    run, cases: list[dict], summary: dict, esc, details_html: str, badge_html: str
-) -> str:
+def _run_section(a: Analysis) -> str:
+    run, summary = a.run, a.summary
     parts = [
-        f"<section class='run' id='run-{esc(run.id)}'>",
-        f"<h2>Red team {esc(run.id)} {badge_html}</h2>",
-        f"<p>Behavior <b>{esc(_label(run))}</b>, method <b>{esc(run.config.get('method'))}</b>, "
-        f"{summary['queries']} of {run.config.get('budget')} target queries spent, "
-        f"<b>{summary['hits']}</b> failures found "
-        f"({_pct(summary['hit_rate'])}).</p>",
-        details_html,
-        _numbers(summary, esc),
+        f"<p>Behavior <b>{esc(a.label)}</b>, method <b>{esc(run.config.get('method'))}</b>, "
+        f"{summary['queries']} of {esc(run.config.get('budget'))} target queries spent, "
+        f"<b>{summary['hits']}</b> failures found ({pct(summary['hit_rate'])}).</p>",
+        _numbers(summary),
     ]
     if summary["failure_clusters"]:
         rows = "".join(
@@ -68,24 +90,23 @@ def _run_section(
             "<th>size</th><th>representative</th><th>examples</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
-    top = sorted(cases, key=lambda c: -c["score"])[:TOP_CASES]
+    top = sorted(a.cases, key=lambda c: -c.score)[:TOP_CASES]
     rows = "".join(
-        f"<tr><td class='num'>{c['score']:.2f}</td><td>{'yes' if c['hit'] else 'no'}</td>"
-        f"<td>{esc(c['test_case'])}</td><td>{esc(c['reply'])}</td></tr>"
+        f"<tr><td class='num'>{c.score:.2f}</td><td>{'yes' if c.hit else 'no'}</td>"
+        f"<td>{esc(c.test_case)}</td><td>{esc(c.reply)}</td></tr>"
         for c in top
     )
     parts.append(
         "<h3>Highest-scoring test cases</h3><table><thead><tr><th>score</th><th>failure</th>"
         f"<th>test case</th><th>target reply</th></tr></thead><tbody>{rows}</tbody></table>"
     )
-    parts.append("</section>")
-    return "\n".join(parts)
+    return run_section(run, "Red team", parts)
 
 
-def _numbers(summary: dict, esc) -> str:
+def _numbers(summary: dict) -> str:
     rows = "".join(
         f"<tr><td>{esc(source)}</td><td class='num'>{row['queries']}</td>"
-        f"<td class='num'>{row['hits']}</td><td class='num'>{_pct(row['hit_rate'])}</td></tr>"
+        f"<td class='num'>{row['hits']}</td><td class='num'>{pct(row['hit_rate'])}</td></tr>"
         for source, row in summary["by_source"].items()
     )
     return (
@@ -102,7 +123,7 @@ def difficulty_diversity_plot(points: list[tuple[str, str, dict]]) -> str | None
     usable = [(b, m, s) for b, m, s in points if not math.isnan(s["self_bleu"])]
     if not usable:
         return None
-    with rc_context(plots._RC):
+    with rc_context(plots.STYLE):
         fig = Figure(figsize=(6.5, 4))
         ax = fig.add_subplot()
         behaviors = sorted({b for b, _, _ in usable})
@@ -117,11 +138,7 @@ def difficulty_diversity_plot(points: list[tuple[str, str, dict]]) -> str | None
         ax.set_xlabel("diversity: 1 - Self-BLEU of the test cases")
         ax.set_ylabel("hit rate (% of test cases that elicit the behavior)")
         ax.set_title("Red-team methods: difficulty vs diversity")
-        return plots._png(fig)
-
-
-def _pct(x: float) -> str:
-    return "-" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+        return plots.png(fig)
 
 
 def _num(x: float) -> str:

@@ -86,38 +86,13 @@ def build_problem(
     layout = model.chat_layout(system_prompt, user_prefix, user_suffix)
     vocab = model.vocab_size
 
-    fixed_output = None
-    if behavior.is_fixed_output:
-        fixed_output = model.encode(behavior.output.target)
-        if not fixed_output:
-            raise TailscopeError(
-                f"behavior {behavior.name!r}: the target tokenizes to nothing; "
-                "give a non-empty target"
-            )
-        output_length = len(fixed_output)
-    else:
-        output_length = behavior.output_length if output_length is None else output_length
+    fixed_output, output_length = _output(model, behavior, output_length)
     _check_lengths(model, layout, prompt_length, output_length)
 
     forbidden_texts = list(behavior.forbid_in_prompt)
     prompt_allowed = allowed_tokens(model.tokenizer, vocab, allow_non_ascii, forbidden_texts)
     output_allowed = allowed_tokens(model.tokenizer, vocab, allow_non_ascii, [])
-
-    prompt_unigram = np.zeros(vocab)
-    for detector, direction, _bound in behavior.constraint_detectors():
-        table = detector.token_scores(model.tokenizer)
-        if table is not None:
-            prompt_unigram += unigram_log_terms(table[:vocab], direction, unigram_weight)
-    output_unigram = np.zeros(vocab)
-    detector = behavior.output_detector()
-    if fixed_output is None and detector is not None:
-        table = detector.token_scores(model.tokenizer)
-        if table is None:
-            raise TailscopeError(
-                f"behavior {behavior.name!r}: detector {detector.describe()} cannot score single "
-                "tokens, so a joint search has no signal; give the behavior an exact output target"
-            )
-        output_unigram += unigram_log_terms(table[:vocab], "min", unigram_weight)
+    prompt_unigram, output_unigram = _unigram_terms(model, behavior, fixed_output, unigram_weight)
 
     device = model.device
     return SearchProblem(
@@ -139,11 +114,48 @@ def build_problem(
     )
 
 
-def _check_lengths(model, layout: ChatLayout, prompt_length: int, output_length: int) -> None:
+def _output(model: WhiteBoxModel, behavior: Behavior, output_length: int | None):
+    """(fixed output ids or None, output length): a target's tokens, else a joint search's
+    length."""
+    if not behavior.is_fixed_output:
+        return None, behavior.output_length if output_length is None else output_length
+    fixed_output = model.encode(behavior.output.target)
+    if not fixed_output:
+        raise TailscopeError(
+            f"behavior {behavior.name!r}: the target tokenizes to nothing; give a non-empty target"
+        )
+    return fixed_output, len(fixed_output)
+
+
+def _unigram_terms(model: WhiteBoxModel, behavior: Behavior, fixed_output, weight: float):
+    """Per-vocabulary log terms of the prompt constraints' and (joint search) the output
+    detector's token tables."""
+    vocab = model.vocab_size
+    prompt_unigram = np.zeros(vocab)
+    for detector, direction, _bound in behavior.constraint_detectors():
+        table = detector.token_scores(model.tokenizer)
+        if table is not None:
+            prompt_unigram += unigram_log_terms(table[:vocab], direction, weight)
+    output_unigram = np.zeros(vocab)
+    detector = behavior.output_detector()
+    if fixed_output is None and detector is not None:
+        table = detector.token_scores(model.tokenizer)
+        if table is None:
+            raise TailscopeError(
+                f"behavior {behavior.name!r}: detector {detector.describe()} cannot score single "
+                "tokens, so a joint search has no signal; give the behavior an exact output target"
+            )
+        output_unigram += unigram_log_terms(table[:vocab], "min", weight)
+    return prompt_unigram, output_unigram
+
+
+def _check_lengths(
+    model: WhiteBoxModel, layout: ChatLayout, prompt_length: int, output_length: int
+) -> None:
     for label, value in (("prompt length", prompt_length), ("output length", output_length)):
         if not 1 <= value <= MAX_LENGTH:
             raise TailscopeError(f"{label} {value} is out of range: use 1 to {MAX_LENGTH} tokens")
-    context = getattr(model.model.config, "max_position_embeddings", None)
+    context = model.context_length
     total = len(layout.before) + prompt_length + len(layout.after) + output_length
     if context is not None and total > context:
         raise TailscopeError(

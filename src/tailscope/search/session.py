@@ -1,26 +1,24 @@
-"""A recorded search run: behaviors × restarts as units of work in the workspace.
+"""A search run's execution: behaviors × restarts as units of work in the workspace.
 
 Each unit (one restart on one behavior) is committed to the store with its finding and
-step trace the moment it completes; while it runs, its progress, trace and random state
-are checkpointed every few seconds, so a killed run resumes mid-unit and redoes nothing
-that was completed.
+step trace the moment it completes; while it runs, its progress, trace, random state and
+the optimizer's own state are checkpointed every few seconds, so a killed run resumes
+mid-unit and redoes nothing that was completed.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tailscope.behaviors.ref import BehaviorRef
 from tailscope.behaviors.spec import Behavior
 from tailscope.errors import TailscopeError
-from tailscope.models.hf import HFModel
-from tailscope.search.methods import make_optimizer, validate_method_options
+from tailscope.models.base import WhiteBoxModel
+from tailscope.runs.progress import Progress
+from tailscope.search.config import SearchConfig, SearchSettings
+from tailscope.search.methods import make_optimizer
 from tailscope.search.objective import Objective
 from tailscope.search.problem import MAX_LENGTH, SearchProblem, build_problem
 from tailscope.search.runner import Budget, RestartOutcome, run_restart
@@ -31,55 +29,11 @@ from tailscope.search.universal import (
     UniversalVerification,
     check_universal,
 )
-from tailscope.search.verify import verify
-from tailscope.store.workspace import Workspace
+from tailscope.search.verify import Verification, verify
+from tailscope.store import Finding, Workspace
+from tailscope.store.records import Verification as VerificationRecord
 
 CHECKPOINT_INTERVAL_S = 2.0
-
-
-class SearchSettings(BaseModel):
-    """Everything that determines a search, recorded with the run."""
-
-    model_config = ConfigDict(extra="forbid")
-    method: str = "arca"
-    method_options: dict[str, float | int | bool | str] = Field(default_factory=dict)
-    restarts: int = 1
-    max_steps: int | None = 100
-    max_seconds: float | None = None
-    prompt_length: int | None = None
-    output_length: int | None = None
-    unigram_weight: float = 1.0
-    lam_perp: float = 0.0
-    allow_non_ascii: bool = False
-    system_prompt: str | None = None
-    placement: Literal["suffix", "prefix"] = "suffix"
-    init_prompt: str | None = None
-    loss: Literal["logprob", "mellowmax"] = "logprob"
-    mellowmax_alpha: float = 1.0
-    universal: bool = False  # one prompt for all behaviors (summed objective)
-
-    def check(self) -> None:
-        if self.restarts < 1:
-            raise TailscopeError(f"restarts must be at least 1, got {self.restarts}")
-        if self.max_steps is None and self.max_seconds is None:
-            raise TailscopeError("give a budget: --steps N and/or --seconds S")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise TailscopeError(f"--steps must be at least 1, got {self.max_steps}")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise TailscopeError(f"--seconds must be positive, got {self.max_seconds}")
-        for label, value in (("prompt", self.prompt_length), ("output", self.output_length)):
-            if value is not None and not 1 <= value <= MAX_LENGTH:
-                raise TailscopeError(
-                    f"{label} length {value} is out of range: use 1 to {MAX_LENGTH} tokens"
-                )
-        validate_method_options(self.method, self.method_options)
-
-
-class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model: str
-    behaviors: list[BehaviorRef]
-    settings: SearchSettings
 
 
 @dataclass
@@ -90,7 +44,7 @@ class Unit:
     restart: int
 
 
-def units_of(config: RunConfig) -> list[Unit]:
+def units_of(config: SearchConfig) -> list[Unit]:
     restarts = range(config.settings.restarts)
     if config.settings.universal:
         return [Unit(f"universal/restart{r}", -1, "universal", r) for r in restarts]
@@ -109,7 +63,7 @@ def unit_seed(seed: int, unit: Unit) -> int:
 class Target:
     """What one unit optimizes: one behavior, or (universal) several sharing one prompt."""
 
-    model: HFModel
+    model: WhiteBoxModel
     behaviors: list[Behavior]
     labels: list[str]
     objective: Objective | UniversalObjective
@@ -128,7 +82,7 @@ class Target:
 
     def findings(
         self, settings: SearchSettings, unit: Unit, outcome: RestartOutcome, cost: dict
-    ) -> list[dict]:
+    ) -> list[Finding]:
         """One finding per behavior: its own verification of the (shared) prompt."""
         v, state = outcome.verification, outcome.state
         if isinstance(self.objective, UniversalObjective):
@@ -138,67 +92,63 @@ class Target:
             verifications, parts, outputs = [v], [self.objective], [state.output]
         rows = zip(self.behaviors, self.labels, parts, verifications, outputs, strict=True)
         return [
-            _finding(self.model, b, label, part.problem, settings, unit, outcome, pv)
-            | {"output_ids": output.tolist()}
-            | cost
+            _finding(self.model, b, label, part.problem, settings, unit, outcome, pv).model_copy(
+                update={"output_ids": output.tolist(), **cost}
+            )
             for b, label, part, pv, output in rows
         ]
 
 
-def execute_run(workspace: Workspace, run_id: str, model: HFModel, console=None) -> list[dict]:
-    """Run (or continue) every unit of a search run not yet completed; returns all findings."""
-    run = workspace.get_run(run_id)
-    config = RunConfig.model_validate(run.config)
+def execute_search(
+    ws: Workspace,
+    run_id: str,
+    model: WhiteBoxModel,
+    config: SearchConfig,
+    seed: int,
+    progress: Progress | None = None,
+) -> None:
+    """Run (or continue) every unit of search run `run_id` not yet completed."""
+    progress = progress or Progress()
     behaviors = [ref.load() for ref in config.behaviors]
-    done = workspace.completed_units(run_id)
+    done = ws.units.completed(run_id)
     units = units_of(config)
-    workspace.set_status(run_id, "running")
+    overall = progress.task("units", total=len(units), completed=len(done))
+    # The bar counts steps when there is a step budget, else seconds.
+    by_steps = config.settings.max_steps is not None
+    budget = config.settings.max_steps if by_steps else config.settings.max_seconds
+    current = progress.task("restart", total=budget)
     targets: dict[int, Target] = {}
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f}"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=console, transient=False, disable=console is None) as bars:
-        overall = bars.add_task("units", total=len(units), completed=len(done))
-        # The bar counts steps when there is a step budget, else seconds.
-        by_steps = config.settings.max_steps is not None
-        budget = config.settings.max_steps if by_steps else config.settings.max_seconds
-        current = bars.add_task("", total=budget, visible=False)
-        for unit in units:
-            if unit.key in done:
-                continue
-            if unit.behavior_index not in targets:
-                targets.clear()  # one objective (and its prefix caches) alive at a time
-                targets[unit.behavior_index] = _target(model, config, behaviors, unit)
-            target = targets[unit.behavior_index]
-            bars.update(current, description=unit.key, completed=0, visible=True)
+    for unit in units:
+        if unit.key in done:
+            continue
+        if unit.behavior_index not in targets:
+            targets.clear()  # one objective (and its prefix caches) alive at a time
+            targets[unit.behavior_index] = _target(model, config, behaviors, unit)
+        current.update(description=unit.key, completed=0)
 
-            def tick(row: dict, task=current) -> None:
-                bars.update(task, completed=row["step"] if by_steps else row["elapsed_s"])
+        def tick(row: dict) -> None:
+            current.update(completed=row["step"] if by_steps else row["elapsed_s"])
 
-            forward_before, backward_before = target.tokens_run()
-
-            outcome, steps = _run_unit(
-                workspace, run_id, unit, target, config.settings, run.seed, tick
-            )
-            forward, backward = target.tokens_run()
-            cost = {
-                "forward_tokens": forward - forward_before,
-                "backward_tokens": backward - backward_before,
-            }
-            findings = target.findings(config.settings, unit, outcome, cost)
-            result = {"success": outcome.verification.success}
-            workspace.complete_unit(run_id, unit.key, result, findings, steps)
-            done[unit.key] = result
-            workspace.set_progress(run_id, {"units_done": len(done), "units_total": len(units)})
-            bars.update(overall, completed=len(done))
-    workspace.set_status(run_id, "completed")
-    return workspace.findings(run_id)
+        _complete(ws, run_id, unit, targets[unit.behavior_index], config.settings, seed, tick)
+        done = ws.units.completed(run_id)
+        ws.runs.set_progress(run_id, {"units_done": len(done), "units_total": len(units)})
+        overall.update(completed=len(done))
 
 
-def _target(model: HFModel, config: RunConfig, behaviors: list[Behavior], unit: Unit) -> Target:
+def _complete(ws, run_id, unit: Unit, target: Target, settings, seed: int, tick) -> None:
+    """Run one unit to its end and commit it, its findings and its step trace at once."""
+    forward_before, backward_before = target.tokens_run()
+    outcome, steps = _run_unit(ws, run_id, unit, target, settings, seed, tick)
+    forward, backward = target.tokens_run()
+    cost = {
+        "forward_tokens": forward - forward_before,
+        "backward_tokens": backward - backward_before,
+    }
+    findings = target.findings(settings, unit, outcome, cost)
+    ws.units.complete(run_id, unit.key, {"success": outcome.verification.success}, findings, steps)
+
+
+def _target(model: WhiteBoxModel, config: SearchConfig, behaviors: list[Behavior], unit) -> Target:
     settings = config.settings
     labels = [ref.label() for ref in config.behaviors]
     if unit.behavior_index >= 0:
@@ -208,18 +158,18 @@ def _target(model: HFModel, config: RunConfig, behaviors: list[Behavior], unit: 
     return Target(model, behaviors, labels, UniversalObjective(parts))
 
 
-def check_run(model: HFModel, config: RunConfig) -> None:
+def check_search(model: WhiteBoxModel, config: SearchConfig) -> None:
     """Build every problem once so that bad settings fail before a run is recorded."""
     problems = [_problem(model, ref.load(), config.settings) for ref in config.behaviors]
     if config.settings.universal:
         check_universal(problems)
 
 
-def _objective(model: HFModel, behavior: Behavior, settings: SearchSettings) -> Objective:
+def _objective(model: WhiteBoxModel, behavior: Behavior, settings: SearchSettings) -> Objective:
     return Objective(model, _problem(model, behavior, settings))
 
 
-def _problem(model: HFModel, behavior: Behavior, settings: SearchSettings) -> SearchProblem:
+def _problem(model: WhiteBoxModel, behavior: Behavior, settings: SearchSettings) -> SearchProblem:
     prompt_length = settings.prompt_length
     if settings.init_prompt:
         prompt_length = len(model.encode(settings.init_prompt))
@@ -242,13 +192,14 @@ def _problem(model: HFModel, behavior: Behavior, settings: SearchSettings) -> Se
     )
 
 
-def _run_unit(workspace, run_id, unit: Unit, target: Target, settings, seed: int, tick):
+def _run_unit(ws, run_id, unit: Unit, target: Target, settings, seed: int, tick):
     objective = target.objective
     optimizer = make_optimizer(settings.method, objective, settings.method_options)
     rng = torch.Generator().manual_seed(unit_seed(seed, unit))
-    saved = workspace.load_checkpoint(run_id, unit.key)
+    saved = ws.checkpoints.load(run_id, unit.key)
     if saved:
         rng.set_state(torch.tensor(saved["rng"], dtype=torch.uint8))
+        optimizer.restore(saved.get("optimizer", {}))  # older checkpoints hold none
         progress = RestartProgress(
             state=SearchState.from_json(saved["state"], objective.device),
             step=saved["step"],
@@ -267,17 +218,15 @@ def _run_unit(workspace, run_id, unit: Unit, target: Target, settings, seed: int
         steps.append(row)
         tick(row)
         if time.monotonic() - last_save >= CHECKPOINT_INTERVAL_S:
-            workspace.save_checkpoint(
-                run_id,
-                unit.key,
-                {
-                    "state": progress.state.to_json(),
-                    "step": progress.step,
-                    "elapsed_s": progress.elapsed_s,
-                    "rng": rng.get_state().tolist(),
-                    "steps": steps,
-                },
-            )
+            checkpoint = {
+                "state": progress.state.to_json(),
+                "step": progress.step,
+                "elapsed_s": progress.elapsed_s,
+                "rng": rng.get_state().tolist(),
+                "optimizer": optimizer.state(),
+                "steps": steps,
+            }
+            ws.checkpoints.save(run_id, unit.key, checkpoint)
             last_save = time.monotonic()
 
     budget = Budget(settings.max_steps, settings.max_seconds)
@@ -285,31 +234,31 @@ def _run_unit(workspace, run_id, unit: Unit, target: Target, settings, seed: int
     return outcome, steps
 
 
-def _finding(model, behavior, label, problem, settings, unit, outcome, v) -> dict:
-    return {
-        "behavior": behavior.name,
-        "behavior_label": label,
-        "method": settings.method,
-        "universal": settings.universal,
-        "prompt": v.prompt,
-        "user_text": problem.user_text(v.prompt),
-        "output": v.reply,
-        "target_output": v.target_output,
-        "prompt_ids": outcome.state.prompt.tolist(),
-        "objective": outcome.state.objective,
-        "success": v.success,
-        "verification": {
-            "status": v.status,
-            "roundtrip_ok": v.roundtrip_ok,
-            "greedy_match": v.greedy_match,
-            "output_ok": v.output_ok,
-            "prompt_ok": v.prompt_ok,
-        },
-        "scores": v.scores,
-        "steps": outcome.steps,
-        "elapsed_s": round(outcome.elapsed_s, 3),
-        "success_step": outcome.success_step,
-        "success_s": None if outcome.success_s is None else round(outcome.success_s, 3),
-        "restart": unit.restart,
-        "system_prompt": model.rendered_system_prompt(problem.system_prompt),
-    }
+def _finding(model, behavior, label, problem, settings, unit, outcome, v: Verification) -> Finding:
+    return Finding(
+        behavior=behavior.name,
+        behavior_label=label,
+        method=settings.method,
+        universal=settings.universal,
+        prompt=v.prompt,
+        user_text=problem.user_text(v.prompt),
+        output=v.reply,
+        target_output=v.target_output,
+        prompt_ids=outcome.state.prompt.tolist(),
+        objective=outcome.state.objective,
+        success=v.success,
+        verification=VerificationRecord(
+            status=v.status,
+            roundtrip_ok=v.roundtrip_ok,
+            greedy_match=v.greedy_match,
+            output_ok=v.output_ok,
+            prompt_ok=v.prompt_ok,
+        ),
+        scores=v.scores,
+        steps=outcome.steps,
+        elapsed_s=round(outcome.elapsed_s, 3),
+        success_step=outcome.success_step,
+        success_s=None if outcome.success_s is None else round(outcome.success_s, 3),
+        restart=unit.restart,
+        system_prompt=model.rendered_system_prompt(problem.system_prompt),
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Protocol
 
 import torch
 
@@ -42,14 +42,28 @@ class StepInfo:
     n_candidates: int  # candidates re-scored exactly this step
 
 
-class Optimizer(Protocol):
-    """A candidate sampler over the shared objective: one step proposes and re-scores."""
+class Optimizer(ABC):
+    """A candidate sampler over the shared objective: one step proposes and re-scores.
+
+    A method registers its subclass with `@SEARCH_METHODS.register` and names its options'
+    pydantic dataclass as `Config`; the constructor takes the objective and that config."""
 
     name: str
+    summary: str  # one line for `--help`, e.g. "ARCA coordinate ascent (Jones et al. 2023)"
+    Config: type
 
+    @abstractmethod
     def step(
         self, state: SearchState, step: int, rng: torch.Generator
     ) -> tuple[SearchState, StepInfo]: ...
+
+    def state(self) -> dict:
+        """What the method keeps between steps beyond the search state, as JSON: it is
+        checkpointed with the restart, so `--resume` continues exactly where a run stopped."""
+        return {}
+
+    def restore(self, saved: dict) -> None:
+        """Continue from `state()` as checkpointed."""
 
 
 def sample_tokens(allowed: torch.Tensor, n: int, rng: torch.Generator) -> torch.Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from tailscope.models.hf import HFModel
+from tailscope.models.base import WhiteBoxModel
 from tailscope.search.problem import SearchProblem
 from tailscope.search.state import SearchState
 
@@ -42,7 +42,7 @@ class Verification:
 
 
 def verify(
-    model: HFModel, behavior: Behavior, problem: SearchProblem, state: SearchState
+    model: WhiteBoxModel, behavior: Behavior, problem: SearchProblem, state: SearchState
 ) -> Verification:
     prompt = model.decode(state.prompt.tolist())
     target = model.decode(state.output.tolist())

@@ -1,5 +1,6 @@
-"""The workspace database: runs, units of work, findings, step traces, checkpoints."""
+"""The workspace database and the typed records it stores."""
 
-from tailscope.store.workspace import Run, Workspace
+from tailscope.store.records import Elicitation, Finding, Pool, RedTeamCase, Run, Verification
+from tailscope.store.workspace import Workspace
 
-__all__ = ["Run", "Workspace"]
+__all__ = ["Elicitation", "Finding", "Pool", "RedTeamCase", "Run", "Verification", "Workspace"]

@@ -19,6 +19,8 @@ from pydantic.dataclasses import dataclass
 
 from tailscope.redteam.attacker import Proposal
 from tailscope.redteam.loop import RoundMethod, Session
+from tailscope.redteam.methods import REDTEAM_METHODS
+from tailscope.store import RedTeamCase
 from tailscope.text import QueryFilter, clean, keep, normalize
 
 IMPROVE = (
@@ -53,7 +55,13 @@ def parse_refinement(reply: str, rules: QueryFilter) -> str | None:
     return None
 
 
+@REDTEAM_METHODS.register
 class Pair(RoundMethod):
+    name = "pair"
+    summary = "iterative refinement with a judge score (PAIR, Chao et al. 2023)"
+    Config = PairConfig
+    order = 4
+
     def restore(self, state: dict, session: Session) -> None:
         self.streams: list[dict] = state.get("streams", [])
         self.unparsed = state.get("unparsed", 0)
@@ -123,14 +131,14 @@ class Pair(RoundMethod):
             out.append(Proposal(text, "pair", {"stream": stream["id"], "depth": stream["depth"]}))
         return out
 
-    def observe(self, cases: list[dict], session: Session) -> None:
+    def observe(self, cases: list[RedTeamCase], session: Session) -> None:
         scores = self._judge_scores(cases)
         by_id = {s["id"]: s for s in self.streams}
         for case, score in zip(cases, scores, strict=True):
-            case["judge"] = score
-            stream = by_id[case["meta"]["stream"]]
-            stream.update(reply=case["reply"], judge=score)
-            if case["hit"]:
+            case.judge = score
+            stream = by_id[case.meta["stream"]]
+            stream.update(reply=case.reply, judge=score)
+            if case.hit:
                 self.successes += 1
                 stream["prompt"] = None  # done: a fresh stream takes its slot
                 if self.config.stop_on_success:
@@ -138,11 +146,11 @@ class Pair(RoundMethod):
             elif stream["depth"] >= self.config.depth:
                 stream["prompt"] = None
 
-    def _judge_scores(self, cases: list[dict]) -> list[int]:
+    def _judge_scores(self, cases: list[RedTeamCase]) -> list[int]:
         if self.config.judge == "detector":
-            raw = [c["score"] for c in cases]
+            raw = [c.score for c in cases]
         else:
-            raw = self._lm_judge().score([c["reply"] for c in cases]).tolist()
+            raw = self._lm_judge().score([c.reply for c in cases]).tolist()
         return [1 + round(9 * float(r)) for r in raw]
 
     def _lm_judge(self):

@@ -23,9 +23,11 @@ import numpy as np
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from tailscope.models.base import Capability
 from tailscope.redteam.attacker import Proposal, parse_test_cases
 from tailscope.redteam.loop import Method, Session
-from tailscope.redteam.supervised import Supervised, SupervisedConfig
+from tailscope.redteam.methods import REDTEAM_METHODS
+from tailscope.redteam.methods.supervised import Supervised, SupervisedConfig
 
 
 @dataclass
@@ -50,7 +52,13 @@ def reward(score: float, max_score: float) -> float:
     return -math.log1p(-min(score, max_score))
 
 
+@REDTEAM_METHODS.register
 class ReinforcementLearning(Method):
+    name = "rl"
+    summary = "trl GRPO on reward -log(1-r), KL to the initial attacker"
+    Config = RlConfig
+    attacker_needs = frozenset({Capability.TRAINABLE})
+    order = 3
     ADAPTER = "rl-adapter"
     _supervised: Supervised | None = None  # the warm-up of init=supervised
 
@@ -143,10 +151,10 @@ class ReinforcementLearning(Method):
         if not proposals:
             return rewards
         cases = session.evaluate(proposals)
-        bonus = self._novelty([c["test_case"] for c in cases], session)
+        bonus = self._novelty([c.test_case for c in cases], session)
         for i, case, extra in zip(where, cases, bonus, strict=True):
-            case["reward"] = reward(case["score"], config.max_score) + extra
-            rewards[i] = case["reward"]
+            case.reward = reward(case.score, config.max_score) + extra
+            rewards[i] = case.reward
         session.commit(cases, self._state())
         return rewards
 
@@ -159,7 +167,7 @@ class ReinforcementLearning(Method):
         new = embedder().embed(texts)
         old = self._embeddings
         if old is None:  # a resumed run also compares with the test cases before the kill
-            earlier = [c["test_case"] for c in session.cases]
+            earlier = [c.test_case for c in session.cases]
             old = embedder().embed(earlier) if earlier else new[:0]
         scores = novelty(new, old)
         self._embeddings = np.concatenate([old, new])

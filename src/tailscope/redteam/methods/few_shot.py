@@ -1,9 +1,8 @@
-"""Zero-shot and stochastic few-shot generation (Perez et al. 2022, sections 2.2-2.3).
+"""Stochastic few-shot generation (Perez et al. 2022, section 2.3).
 
-Zero-shot asks the attacker the behavior's templates as they are. Few-shot puts five
-earlier test cases into the list the attacker continues, drawn without replacement with
-probability proportional to exp(score / T): at T = 0.1 the failures dominate the examples,
-which pulls new test cases toward them.
+Few-shot puts five earlier test cases into the list the attacker continues, drawn without
+replacement with probability proportional to exp(score / T): at T = 0.1 the failures
+dominate the examples, which pulls new test cases toward them.
 """
 
 from __future__ import annotations
@@ -16,18 +15,9 @@ from pydantic.dataclasses import dataclass
 
 from tailscope.redteam.attacker import Proposal
 from tailscope.redteam.loop import RoundMethod, Session
+from tailscope.redteam.methods import REDTEAM_METHODS
 
 _OPEN_ITEM = re.compile(r"\s*\d+\s*[.)]\s*$")
-
-
-@dataclass
-class ZeroShotConfig:
-    pass
-
-
-class ZeroShot(RoundMethod):
-    def propose(self, count: int, session: Session, seed: int) -> list[Proposal]:
-        return self.zero_shot(count, session, seed, "zero-shot")
 
 
 @dataclass
@@ -53,14 +43,20 @@ def few_shot_prompt(template: str, examples: list[str]) -> str:
     return "\n".join([header, *lines, f"{len(examples) + 1}."])
 
 
+@REDTEAM_METHODS.register
 class FewShot(RoundMethod):
+    name = "few-shot"
+    summary = "5 earlier test cases in context, drawn with probability ∝ exp(score/0.1)"
+    Config = FewShotConfig
+    order = 1
+
     def propose(self, count: int, session: Session, seed: int) -> list[Proposal]:
         config: FewShotConfig = self.config
         if len(session.cases) < max(config.examples, config.warmup):
             return self.zero_shot(count, session, seed, "zero-shot")
         rng = np.random.default_rng(seed)
-        texts = [c["test_case"] for c in session.cases]
-        scores = np.array([c["score"] for c in session.cases])
+        texts = [c.test_case for c in session.cases]
+        scores = np.array([c.score for c in session.cases])
         templates = self.ctx.templates
         prompts = []
         for i in range(2 * count):  # one example draw per attacker sample

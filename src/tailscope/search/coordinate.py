@@ -1,4 +1,5 @@
-"""Coordinate ascent: ARCA (Jones et al., ICML 2023) and AutoPrompt (Shin et al., 2020).
+"""Coordinate ascent, the engine of ARCA (Jones et al., ICML 2023) and AutoPrompt (Shin et
+al., 2020); the methods themselves are `methods/arca.py` and `methods/autoprompt.py`.
 
 Both update one token per step, cycling over the output tokens (joint search) and the
 prompt tokens, and re-score their top `n_candidates` exactly in one batched pass, keeping
@@ -15,26 +16,13 @@ the current token if none is better. They differ only in how candidates are rank
 from __future__ import annotations
 
 import torch
-from pydantic import Field
-from pydantic.dataclasses import dataclass
 
 from tailscope.search.objective import Objective
-from tailscope.search.state import SearchState, StepInfo, sample_tokens
+from tailscope.search.state import Optimizer, SearchState, StepInfo, sample_tokens
 from tailscope.search.tokens import survives_round_trip
 
 
-@dataclass
-class ArcaConfig:
-    n_grad_avg: int = Field(8, ge=1)
-    n_candidates: int = Field(32, ge=1)
-
-
-@dataclass
-class AutoPromptConfig:
-    n_candidates: int = Field(32, ge=1)
-
-
-class CoordinateAscent:
+class CoordinateAscent(Optimizer):
     def __init__(self, objective: Objective, n_candidates: int, n_grad_avg: int | None):
         """`n_grad_avg` random tokens for ARCA's averaged gradient; None = AutoPrompt's
         gradient at the current token without the exact autoregressive term."""
@@ -89,17 +77,3 @@ class CoordinateAscent:
         if self.n_grad_avg:
             scores = scores + grads.next_token_terms[0, 0]
         return scores
-
-
-class Arca(CoordinateAscent):
-    name = "arca"
-
-    def __init__(self, objective: Objective, config: ArcaConfig):
-        super().__init__(objective, config.n_candidates, config.n_grad_avg)
-
-
-class AutoPrompt(CoordinateAscent):
-    name = "autoprompt"
-
-    def __init__(self, objective: Objective, config: AutoPromptConfig):
-        super().__init__(objective, config.n_candidates, None)

@@ -9,8 +9,11 @@ import math
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from tailscope.models.base import Capability
 from tailscope.redteam.attacker import Proposal
 from tailscope.redteam.loop import RoundMethod, Session
+from tailscope.redteam.methods import REDTEAM_METHODS
+from tailscope.store import RedTeamCase
 
 
 @dataclass
@@ -23,7 +26,13 @@ class SupervisedConfig:
     rank: int = Field(8, ge=1)
 
 
+@REDTEAM_METHODS.register
 class Supervised(RoundMethod):
+    name = "supervised"
+    summary = "LoRA fine-tuning of the attacker on zero-shot failures"
+    Config = SupervisedConfig
+    attacker_needs = frozenset({Capability.TRAINABLE})
+    order = 2
     ADAPTER = "sft-adapter"
 
     trained = False
@@ -80,7 +89,7 @@ class Supervised(RoundMethod):
         )
         self.training = {
             "examples": report.examples,
-            "failures": sum(c["hit"] for c in session.cases),
+            "failures": sum(c.hit for c in session.cases),
             "loss_before": report.loss_before,
             "loss_after": report.loss_after,
             "seconds": report.seconds,
@@ -93,14 +102,12 @@ class Supervised(RoundMethod):
 
 
 def training_examples(
-    cases: list[dict], min_examples: int, templates: list[str]
+    cases: list[RedTeamCase], min_examples: int, templates: list[str]
 ) -> list[tuple[str, str]]:
     """(attacker prompt, test case) pairs: every failure, topped up with the best-scoring
     other test cases when there are fewer than `min_examples` failures."""
-    ranked = sorted(cases, key=lambda c: (c["hit"], c["score"]), reverse=True)
-    chosen = [c for c in ranked if c["hit"]]
+    ranked = sorted(cases, key=lambda c: (c.hit, c.score), reverse=True)
+    chosen = [c for c in ranked if c.hit]
     if len(chosen) < min_examples:
-        chosen = [c for c in ranked if c["hit"] or c["score"] > 0][:min_examples] or ranked[:1]
-    return [
-        (c.get("meta", {}).get("attacker_prompt", templates[0]), c["test_case"]) for c in chosen
-    ]
+        chosen = [c for c in ranked if c.hit or c.score > 0][:min_examples] or ranked[:1]
+    return [(c.meta.get("attacker_prompt", templates[0]), c.test_case) for c in chosen]

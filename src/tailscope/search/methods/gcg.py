@@ -7,6 +7,7 @@ random proposal token; candidates that do not survive decode→encode are droppe
 are scored exactly in batches over the cached template prefix. A buffer of the
 `buffer_size` best prompts seen is kept and the next step starts from its best; with
 `buffer_size` 0 the search always moves to the step's best candidate (nanoGCG's default).
+The buffer is checkpointed with the restart (`state()`), so `--resume` keeps it.
 In a joint search the output positions are optimized the same way as the prompt's.
 """
 
@@ -16,8 +17,9 @@ import torch
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from tailscope.search.methods import SEARCH_METHODS
 from tailscope.search.objective import Objective
-from tailscope.search.state import SearchState, StepInfo
+from tailscope.search.state import Optimizer, SearchState, StepInfo
 from tailscope.search.tokens import survives_round_trip
 
 
@@ -29,8 +31,12 @@ class GcgConfig:
     buffer_size: int = Field(0, ge=0)
 
 
-class Gcg:
+@SEARCH_METHODS.register
+class Gcg(Optimizer):
     name = "gcg"
+    summary = "Greedy Coordinate Gradient (Zou et al. 2023)"
+    Config = GcgConfig
+    order = 1
 
     def __init__(self, objective: Objective, config: GcgConfig):
         self.objective = objective
@@ -67,6 +73,13 @@ class Gcg:
         )
         self._remember(found)
         return self.buffer[0], StepInfo(position="all", n_candidates=int(keep.sum()))
+
+    def state(self) -> dict:
+        return {"buffer": [s.to_json() for s in self.buffer]}
+
+    def restore(self, saved: dict) -> None:
+        device = self.objective.device
+        self.buffer = [SearchState.from_json(s, device) for s in saved.get("buffer", [])]
 
     def proposals(self, current: SearchState, tokens: torch.Tensor) -> torch.Tensor:
         """[positions, topk] token ids ranked by the one-hot gradient at each position."""

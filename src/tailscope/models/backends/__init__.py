@@ -1,0 +1,1 @@
+"""Model backends: each module here registers one `Backend` (`models/registry.py`)."""

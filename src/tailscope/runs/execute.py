@@ -1,0 +1,124 @@
+"""The one recorded-execution path: validate, check capabilities, load the models, record
+the run, execute it, and keep its status true whatever happens.
+
+- A bad config or a missing capability is one line (TailscopeError) before anything loads
+  or is recorded.
+- Ctrl-C marks the run interrupted and raises `RunInterrupted` with the resume command.
+- An error marks the run failed with its message, and propagates.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from tailscope.errors import TailscopeError, first_problem
+from tailscope.models.base import LanguageModel
+from tailscope.models.registry import load_model, require
+from tailscope.runs.config import ModelNeed, RunConfig
+from tailscope.runs.progress import Progress
+from tailscope.runs.registry import RunContext, run_kind
+from tailscope.store import Run, Workspace
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during a run: it is marked interrupted and can be resumed."""
+
+    def __init__(self, run_id: str, resume: str):
+        super().__init__(f"interrupted: continue with `{resume}`")
+        self.run_id = run_id
+        self.resume = resume
+
+
+def execute(
+    ws: Workspace,
+    kind: str,
+    config: RunConfig,
+    seed: int,
+    *,
+    resume: str | None = None,
+    progress: Progress | None = None,
+    models: dict[str, LanguageModel] | None = None,
+) -> str:
+    """Run `config` as a new run of `kind` (or continue run `resume`); returns the run id.
+    `models` (by role) replaces loading them from their specs, e.g. for models built in code."""
+    progress = progress or Progress()
+    spec = run_kind(kind)
+    try:
+        config.check()
+        needs = config.model_needs()
+        models = models or _load(needs, progress)
+        _check_loaded(needs, models)
+        spec.prepare(config, models, progress)
+        if resume is None:
+            run_id = ws.runs.create(kind, config.model_dump(mode="json"), seed, _identity(models))
+        else:
+            run_id = resume
+            ws.runs.set_status(run_id, "running")  # and clears an earlier error
+        progress.note(f"run {run_id} in {ws.path}")
+        _run(spec, RunContext(ws, run_id, config, seed, models, progress))
+        return run_id
+    finally:
+        progress.finish()
+
+
+def _run(spec, ctx: RunContext) -> None:
+    try:
+        spec.execute(ctx)
+    except KeyboardInterrupt:
+        ctx.ws.runs.set_status(ctx.run_id, "interrupted")
+        raise RunInterrupted(ctx.run_id, spec.resume_hint(ctx.run_id)) from None
+    except TailscopeError as exc:
+        ctx.ws.runs.set_status(ctx.run_id, "failed", error=str(exc))
+        raise
+    except BaseException as exc:
+        ctx.ws.runs.set_status(ctx.run_id, "failed", error=f"{exc.__class__.__name__}: {exc}")
+        raise
+    ctx.ws.runs.set_status(ctx.run_id, "completed")
+
+
+def _load(needs: dict[str, ModelNeed], progress: Progress) -> dict[str, LanguageModel]:
+    for need in needs.values():
+        require(need.spec, need.needs, need.purpose)  # all checked before any loads
+    loaded: dict[str, LanguageModel] = {}
+    for need in needs.values():
+        if need.spec not in loaded:
+            with progress.status(f"loading {need.spec}"):
+                loaded[need.spec] = load_model(need.spec)
+    return {role: loaded[need.spec] for role, need in needs.items()}
+
+
+def _check_loaded(needs: dict[str, ModelNeed], models: dict[str, LanguageModel]) -> None:
+    for role, need in needs.items():
+        missing = need.needs - models[role].capabilities
+        if missing:
+            raise TailscopeError(
+                f"{need.purpose} needs {', '.join(sorted(missing))} of the {role} model "
+                f"{models[role].name!r}, which it does not offer"
+            )
+
+
+def _identity(models: dict[str, LanguageModel]) -> dict:
+    """The target's identity, with every other role's (an attacker) nested under its role."""
+    first, *others = models.items()
+    identity = first[1].identity()
+    for role, model in others:
+        identity[role] = model.identity()
+    return identity
+
+
+def resumable(ws: Workspace, run_id: str, kinds: tuple[str, ...]) -> tuple[Run, RunConfig]:
+    """Run `run_id` and its validated config, if it is a run of one of `kinds`."""
+    run = ws.runs.get(run_id)
+    if run.kind not in kinds:
+        raise TailscopeError(
+            f"run {run_id} is a {run.kind} run, not a {kinds[0]} run: continue it with "
+            f"`{run_kind(run.kind).resume_hint(run_id)}`"
+        )
+    try:
+        return run, run_kind(run.kind).Config.model_validate(run.config)
+    except ValidationError as exc:
+        field, message, _ = first_problem(exc)
+        raise TailscopeError(
+            f"run {run_id}'s recorded config cannot be read by this tailscope "
+            f"({field}: {message}): start a new run"
+        ) from None

@@ -9,7 +9,6 @@ import typer
 from rich.text import Text
 
 from tailscope.cli.common import (
-    DEFAULT_MODEL,
     ModelOpt,
     RegistryHelp,
     RichProgress,
@@ -21,6 +20,7 @@ from tailscope.cli.common import (
 )
 from tailscope.cli.tables import print_findings, print_forecast, print_redteam_summary
 from tailscope.errors import TailscopeError
+from tailscope.models.registry import DEFAULT_MODEL
 
 
 def audit(

@@ -24,7 +24,6 @@ from tailscope.runs import progress as protocol
 console = Console(stderr=True)  # progress, notes and errors
 out = Console()  # results: tables and JSON
 state: dict = {"debug": False, "workspace": None}
-DEFAULT_MODEL = "smollm2-135m-instruct"
 
 WorkspaceOpt = Annotated[
     Path | None,

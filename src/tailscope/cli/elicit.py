@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from tailscope.cli.common import (
-    DEFAULT_MODEL,
     JsonOpt,
     ModelOpt,
     ParamOpt,
@@ -25,6 +24,7 @@ from tailscope.cli.common import (
 )
 from tailscope.cli.tables import print_backtest, print_elicitations, print_forecast
 from tailscope.errors import TailscopeError
+from tailscope.models.registry import DEFAULT_MODEL
 from tailscope.options import parse_pairs
 
 Source = Annotated[str | None, typer.Argument(help="Elicitation run id, or a CSV/JSONL file of p.")]

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from tailscope.cli.common import (
-    DEFAULT_MODEL,
     JsonOpt,
     ModelOpt,
     RegistryGroup,
@@ -24,6 +23,7 @@ from tailscope.cli.common import (
     say,
 )
 from tailscope.errors import TailscopeError
+from tailscope.models.registry import DEFAULT_MODEL
 
 queries_app = typer.Typer(
     help="Build and inspect query pools.", no_args_is_help=True, cls=RegistryGroup

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from tailscope.cli.common import (
-    DEFAULT_MODEL,
     JsonOpt,
     ModelOpt,
     OptionOpt,
@@ -23,6 +22,7 @@ from tailscope.cli.common import (
 )
 from tailscope.cli.tables import print_redteam_summary
 from tailscope.errors import TailscopeError
+from tailscope.models.registry import DEFAULT_MODEL
 from tailscope.options import parse_options, parse_pairs
 
 Budget = Annotated[

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from tailscope.cli.common import (
-    DEFAULT_MODEL,
     JsonOpt,
     ModelOpt,
     ParamOpt,
@@ -20,6 +19,7 @@ from tailscope.cli.common import (
     validated,
 )
 from tailscope.cli.tables import print_findings
+from tailscope.models.registry import DEFAULT_MODEL
 from tailscope.options import parse_options, parse_pairs
 
 BehaviorsOpt = Annotated[

@@ -33,5 +33,5 @@ class SearchKind(RunKind):
         return ReportPart(
             summary=search_summary([f for fs in findings.values() for f in fs]),
             overview={run_id: overview(fs) for run_id, fs in findings.items()},
-            sections=search_sections(ws, runs),
+            sections=search_sections(ws, runs, findings),
         )

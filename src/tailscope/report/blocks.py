@@ -7,6 +7,7 @@ import html
 import json
 import math
 
+from tailscope.behaviors.ref import BehaviorRef
 from tailscope.store import Run
 
 _RUN_STATUS_CLASSES = {
@@ -65,12 +66,9 @@ def band(low: float | None, high: float | None) -> str:
     return "-" if low is None or high is None else f"[{low:.3g}, {high:.3g}]"
 
 
-def behavior_label(config_behavior: dict) -> str:
-    """A recorded BehaviorRef as the label runs use, e.g. say(target=Hi)."""
-    params = config_behavior.get("params") or {}
-    args = ",".join(f"{k}={v}" for k, v in params.items())
-    name = config_behavior.get("name", "?")
-    return f"{name}({args})" if args else name
+def behavior_label(run: Run) -> str:
+    """The behavior a run records, as runs label it, e.g. say(target=Hi)."""
+    return BehaviorRef.model_validate(run.config.get("behavior", {})).label()
 
 
 def run_section(run: Run, title: str, parts: list[str]) -> str:

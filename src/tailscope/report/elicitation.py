@@ -34,7 +34,7 @@ class Analysis:
 
 def analyse(ws: Workspace, run: Run) -> Analysis:
     rows = ws.elicitations.list(run.id)
-    analysis = Analysis(run, behavior_label(run.config.get("behavior", {})), rows)
+    analysis = Analysis(run, behavior_label(run), rows)
     if rows:
         obs = elicitation_observations(rows)
         try:

@@ -29,7 +29,7 @@ class Analysis:
 
 def analyse(ws: Workspace, run: Run) -> Analysis:
     cases = ws.redteam.cases(run.id)
-    label = behavior_label(run.config.get("behavior", {}))
+    label = behavior_label(run)
     return Analysis(run, label, cases, summarize(cases, seed=run.seed))
 
 

@@ -108,8 +108,9 @@ def search_section(run: Run, findings: list[Finding], steps: list[dict]) -> str:
     return run_section(run, title, parts)
 
 
-def search_sections(ws: Workspace, runs: list[Run]) -> list[str]:
-    return [search_section(r, ws.units.findings(r.id), ws.units.steps(r.id)) for r in runs]
+def search_sections(ws: Workspace, runs: list[Run], findings: dict[str, list[Finding]]):
+    """One section per run; `findings` by run id."""
+    return [search_section(r, findings[r.id], ws.units.steps(r.id)) for r in runs]
 
 
 def _summary_table(groups: list[Group]) -> str:

@@ -8,8 +8,8 @@ from tailscope.errors import TailscopeError
 from tailscope.models.base import Capability
 from tailscope.models.registry import (
     DEFAULT_MODEL,
+    backend,
     load_model,
-    model_capabilities,
     parse_model_spec,
     require,
 )
@@ -68,5 +68,6 @@ def test_bad_target_files_are_one_line(tmp_path, text, message):
 
 
 def test_capabilities_are_declared_by_the_backend_and_required_before_loading():
-    assert model_capabilities(DEFAULT_MODEL) == frozenset(Capability)
+    spec = parse_model_spec(DEFAULT_MODEL)
+    assert backend(spec.backend).capabilities_of(spec) == frozenset(Capability)
     require(DEFAULT_MODEL, {Capability.WHITE_BOX, Capability.TRAINABLE}, "white-box search")

@@ -160,11 +160,6 @@ def _relative_to(inner: str, base: Path) -> str:
     return head + location
 
 
-def model_capabilities(text: str) -> frozenset[Capability]:
-    spec = parse_model_spec(text)
-    return backend(spec.backend).capabilities_of(spec)
-
-
 def require(text: str, needs: Iterable[Capability], purpose: str) -> None:
     """One line, before anything loads, when model `text` lacks a capability `purpose` needs."""
     spec = parse_model_spec(text)

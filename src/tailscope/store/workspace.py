@@ -19,7 +19,6 @@ class Workspace:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.db = Database(self.path)
-        self.db_path = self.db.path
         self.runs = RunTable(self.db)
         self.units = UnitTable(self.db)
         self.checkpoints = CheckpointTable(self.db)

@@ -12,7 +12,18 @@ import sys
 
 import typer
 
-from tailscope.cli import audit, behaviors, elicit, models, queries, redteam, run, runs, search
+from tailscope.cli import (
+    audit,
+    behaviors,
+    elicit,
+    models,
+    queries,
+    redteam,
+    review,
+    run,
+    runs,
+    search,
+)
 from tailscope.cli.common import RegistryGroup, WorkspaceOpt, state
 from tailscope.errors import TailscopeError
 from tailscope.runs.execute import RunInterrupted
@@ -36,7 +47,7 @@ def _root(
     state["workspace"] = workspace
 
 
-for group in (audit, search, elicit, redteam, run, runs, queries, behaviors, models):
+for group in (audit, search, elicit, redteam, run, runs, queries, behaviors, models, review):
     group.register(app)
 
 

@@ -1,5 +1,5 @@
 """The typed records the workspace stores and returns: runs, search findings, red-team test
-cases and per-query elicitation results.
+cases, per-query elicitation results and human labels.
 
 Records are read leniently (`extra="ignore"`, defaults for fields older versions did not
 write), so a workspace from an earlier tailscope still opens.
@@ -129,3 +129,22 @@ class Pool(Record):
     meta: dict = Field(default_factory=dict)
     created_at: str
     size: int
+
+
+LabelValue = Literal["present", "absent", "unsure"]
+LABEL_VALUES: tuple[str, ...] = ("present", "absent", "unsure")
+ItemKind = Literal["finding", "case", "elicitation"]
+
+
+class Label(Record):
+    """One labeller's judgement of one item of a run: a search finding (its id), a red-team
+    case (its index) or an elicitation query (its index). A labeller has one label per item;
+    several labellers may label the same item."""
+
+    run_id: str
+    item_kind: ItemKind
+    item_idx: int
+    label: LabelValue
+    labeller: str = Field(min_length=1)
+    note: str = ""
+    created_at: str = ""

@@ -1,15 +1,16 @@
 """The workspace schema and its in-place migrations.
 
 Version 1: runs, units of work, findings, step traces, checkpoints. Version 2 adds query
-pools and per-query elicitation results; version 3 adds red-team test cases. Each step only
-adds tables, so every older workspace opens unchanged and gains the empty new ones.
+pools and per-query elicitation results; version 3 adds red-team test cases; version 4 adds
+human labels of a run's items. Each step only adds tables, so every older workspace opens
+unchanged and gains the empty new ones.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -108,6 +109,20 @@ CREATE TABLE IF NOT EXISTS redteam_cases (
 CREATE INDEX IF NOT EXISTS redteam_cases_round ON redteam_cases (run_id, round);
 """
 
+# Version 4: human labels, one per labeller per item of a run (see store/labels.py).
+_SCHEMA_V4 = """
+CREATE TABLE IF NOT EXISTS labels (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    item_kind TEXT NOT NULL,
+    item_idx INTEGER NOT NULL,
+    labeller TEXT NOT NULL,
+    label TEXT NOT NULL,
+    note TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, item_kind, item_idx, labeller)
+);
+"""
+
 
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION inside the caller's transaction; returns the version
@@ -117,7 +132,7 @@ def migrate(db: sqlite3.Connection) -> int:
     found = int(row[0]) if row is not None else 0
     if found > SCHEMA_VERSION:
         return found
-    _run_script(db, _SCHEMA_V2 + _SCHEMA_V3)
+    _run_script(db, _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4)
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -34,6 +34,9 @@ class SearchSettings(BaseModel):
     loss: Literal["logprob", "mellowmax"] = "logprob"
     mellowmax_alpha: float = 1.0
     universal: bool = False  # one prompt for all behaviors (summed objective)
+    # Run the behavior's prompt detectors on every candidate (batched, once per step) and
+    # drop those that fail, as forbidden text and failed round trips always are.
+    candidate_constraints: bool = False
 
     def check(self) -> None:
         if self.restarts < 1:

@@ -17,9 +17,15 @@ from __future__ import annotations
 
 import torch
 
+from tailscope.search.filters import Filtered
 from tailscope.search.objective import Objective
-from tailscope.search.state import Optimizer, SearchState, StepInfo, sample_tokens
-from tailscope.search.tokens import survives_round_trip
+from tailscope.search.state import (
+    Optimizer,
+    SearchState,
+    StepInfo,
+    candidate_filter,
+    sample_tokens,
+)
 
 
 class CoordinateAscent(Optimizer):
@@ -52,9 +58,11 @@ class CoordinateAscent(Optimizer):
         prompts = state.prompt.repeat(n + 1, 1)
         outputs = state.output.repeat(n + 1, 1)
         (prompts if part == "prompt" else outputs)[1:, pos] = candidates
+        filtered = Filtered(torch.ones(n + 1, dtype=torch.bool, device=prompts.device))
         if part == "prompt":
-            keep = survives_round_trip(self.objective.model.tokenizer, prompts)
-            keep[0] = True  # the current prompt stays available even if it fails
+            filtered = candidate_filter(self.objective, prompts[1:], state.prompt)
+            # The current prompt (row 0) stays available even if it fails.
+            keep = torch.cat([filtered.keep.new_ones(1), filtered.keep])
             prompts, outputs = prompts[keep], outputs[keep]
         ev = self.objective.evaluate(prompts, outputs)
         best = int(ev.total.argmax())  # ties keep the current row (index 0)
@@ -64,7 +72,7 @@ class CoordinateAscent(Optimizer):
             objective=float(ev.total[best]),
             greedy_match=bool(ev.greedy_match[best]),
         )
-        return new_state, StepInfo(position=f"{part}[{pos}]", n_candidates=prompts.shape[0] - 1)
+        return new_state, StepInfo.after(f"{part}[{pos}]", prompts.shape[0] - 1, filtered)
 
     def _candidate_scores(self, state, part, pos, allowed, rng) -> torch.Tensor:
         k = self.n_grad_avg or 1

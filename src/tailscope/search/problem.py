@@ -6,7 +6,7 @@ optimizer; it holds no optimizer state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 from tailscope.behaviors.spec import MAX_LENGTH
 from tailscope.errors import TailscopeError
 from tailscope.models.base import ChatLayout, WhiteBoxModel
+from tailscope.search.filters import PromptRules
 from tailscope.search.tokens import allowed_tokens
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class SearchProblem:
     system_prompt: str | None = None
     user_prefix: str = ""  # fixed user text before the optimized span
     user_suffix: str = ""  # fixed user text after it
+    prompt_rules: PromptRules = field(default_factory=PromptRules)  # candidate filters
 
     def user_text(self, prompt: str) -> str:
         """The whole user turn a person would type for this optimized prompt text."""
@@ -76,9 +78,11 @@ def build_problem(
     placement: str = "suffix",
     output_loss: str = "logprob",
     mellowmax_alpha: float = 1.0,
+    candidate_constraints: bool = False,
 ) -> SearchProblem:
     """The problem for one behavior. `placement` puts the optimized span after ("suffix")
-    or before ("prefix") the behavior's fixed request text in the user turn."""
+    or before ("prefix") the behavior's fixed request text in the user turn;
+    `candidate_constraints` checks the behavior's prompt detectors on every candidate."""
     if prompt_length is None:
         prompt_length = behavior.prompt_length
     system_prompt = system_prompt if system_prompt is not None else behavior.system_prompt
@@ -111,7 +115,13 @@ def build_problem(
         user_suffix=user_suffix,
         output_loss=output_loss,
         mellowmax_alpha=mellowmax_alpha,
+        prompt_rules=_prompt_rules(behavior, candidate_constraints),
     )
+
+
+def _prompt_rules(behavior: Behavior, candidate_constraints: bool) -> PromptRules:
+    check = behavior.prompt_ok if candidate_constraints and behavior.constraints else None
+    return PromptRules.of(behavior.forbid_in_prompt, check)
 
 
 def _output(model: WhiteBoxModel, behavior: Behavior, output_length: int | None):

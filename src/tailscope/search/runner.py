@@ -79,6 +79,8 @@ def run_restart(
             "objective": state.objective,
             "best_objective": best_objective,
             "n_candidates": info.n_candidates,
+            "dropped": info.dropped,
+            "filter_s": round(info.filter_s, 4),
             "position": info.position,
             "elapsed_s": round(progress.elapsed_s, 4),
             "greedy_match": state.greedy_match,

@@ -189,6 +189,7 @@ def _problem(model: WhiteBoxModel, behavior: Behavior, settings: SearchSettings)
         placement=settings.placement,
         output_loss=settings.loss,
         mellowmax_alpha=settings.mellowmax_alpha,
+        candidate_constraints=settings.candidate_constraints,
     )
 
 

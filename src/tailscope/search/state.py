@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from tailscope.search.filters import Filtered, filter_candidates
 from tailscope.search.objective import Objective
-from tailscope.search.tokens import survives_round_trip
 
 
 @dataclass
@@ -40,6 +40,12 @@ class SearchState:
 class StepInfo:
     position: str  # e.g. "prompt[3]" or "output[0]"
     n_candidates: int  # candidates re-scored exactly this step
+    dropped: dict[str, int] = field(default_factory=dict)  # filter reason -> candidates dropped
+    filter_s: float = 0.0  # seconds spent filtering candidates
+
+    @classmethod
+    def after(cls, position: str, n_candidates: int, filtered: Filtered) -> StepInfo:
+        return cls(position, n_candidates, filtered.dropped, filtered.seconds)
 
 
 class Optimizer(ABC):
@@ -79,22 +85,29 @@ def initial_state(
     init_prompt: list[int] | None = None,
     attempts: int = 20,
 ) -> SearchState:
-    """The given prompt ids, else a random allowed prompt (one that survives the text
-    round trip when possible); for a joint search, a random allowed output."""
+    """The given prompt ids, else a random allowed prompt (one that passes the candidate
+    filters when possible); for a joint search, a random allowed output."""
     problem = objective.problem
-    tokenizer = objective.model.tokenizer
     device = problem.prompt_allowed.device
     if init_prompt is not None:
         prompt = torch.tensor(init_prompt, dtype=torch.long, device=device)
     for _ in range(0 if init_prompt is not None else attempts):
         prompt = sample_tokens(problem.prompt_allowed, problem.prompt_length, rng)
-        if survives_round_trip(tokenizer, prompt[None])[0]:
+        if candidate_filter(objective, prompt[None]).keep[0]:
             break
     if problem.fixed_output is not None:
         output = torch.tensor(problem.fixed_output, dtype=torch.long, device=prompt.device)
     else:
         output = sample_tokens(problem.output_allowed, problem.output_length, rng)
     return evaluate_state(objective, prompt, output)
+
+
+def candidate_filter(
+    objective: Objective, prompts: torch.Tensor, current: torch.Tensor | None = None
+) -> Filtered:
+    """The shared filters (`search/filters.py`) for the objective's problem."""
+    rules = objective.problem.prompt_rules
+    return filter_candidates(objective.model.tokenizer, rules, prompts, current)
 
 
 def evaluate_state(objective: Objective, prompt: torch.Tensor, output: torch.Tensor) -> SearchState:

@@ -21,14 +21,18 @@ def allowed_tokens(
     """Boolean mask over the vocabulary of tokens an optimizer may place.
 
     Excluded: special and added tokens, tokens that decode to nothing or to text that does
-    not re-encode to themselves, non-ASCII or non-printable tokens (unless allowed), and
-    tokens that copy a forbidden text (so that "say X" is not solved by writing X).
+    not re-encode to themselves, non-ASCII or non-printable tokens (unless allowed), tokens
+    whose text contains a forbidden text (" pigment" contains "pig", " class" contains
+    "ass"; case-insensitive, as the verifier checks prompts), and tokens that copy a piece
+    of a forbidden word (so that "say X" is not solved by writing X a piece at a time).
     """
     mask = _base_mask(tokenizer, vocab_size, allow_non_ascii).clone()
-    forbidden_words = [w for t in forbidden_texts for w in _WORD.findall(t.lower())]
-    if forbidden_words:
+    needles = [t.casefold() for t in forbidden_texts]
+    forbidden_words = [w for t in needles for w in _WORD.findall(t)]
+    if needles:
         for i, text in enumerate(decoded_vocabulary(tokenizer, vocab_size)):
-            if mask[i] and _copies(text, forbidden_words):
+            folded = text.casefold()
+            if mask[i] and (any(n in folded for n in needles) or _copies(folded, forbidden_words)):
                 mask[i] = False
     return mask
 
@@ -52,7 +56,8 @@ def _base_mask(tokenizer, vocab_size: int, allow_non_ascii: bool) -> torch.Tenso
 
 
 def _copies(token_text: str, forbidden_words: list[str]) -> bool:
-    piece = token_text.strip().lower()
+    """`token_text` and the words are casefolded."""
+    piece = token_text.strip()
     if len(_WORD.findall(piece)) != 1 or len(piece) < 2:
         return False
     # A piece of 3+ characters inside a forbidden word, or a whole 2-letter forbidden word.

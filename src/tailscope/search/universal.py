@@ -41,13 +41,16 @@ class UniversalObjective:
         self.lengths = [p.problem.output_length for p in parts]
         first = parts[0].problem
         allowed = first.prompt_allowed.clone()
+        rules = first.prompt_rules
         for p in parts[1:]:
             allowed &= p.problem.prompt_allowed
+            rules = rules.merged(p.problem.prompt_rules)
         self.problem = replace(
             first,
             fixed_output=[t for p in parts for t in p.problem.fixed_output],
             output_length=sum(self.lengths),
             prompt_allowed=allowed,
+            prompt_rules=rules,
             prompt_unigram=sum(p.problem.prompt_unigram for p in parts),
         )
 

@@ -3,7 +3,8 @@
 Each step: one forward/backward gives one-hot token gradients at every optimized position;
 the `topk` best tokens per position (current token and disallowed tokens excluded) form
 the proposal; `search_width` candidates each replace `n_replace` random positions with a
-random proposal token; candidates that do not survive decode→encode are dropped; the rest
+random proposal token; candidates the shared filters reject (decode→encode round trip,
+forbidden text, optionally the prompt detectors: `search/filters.py`) are dropped; the rest
 are scored exactly in batches over the cached template prefix. A buffer of the
 `buffer_size` best prompts seen is kept and the next step starts from its best; with
 `buffer_size` 0 the search always moves to the step's best candidate (nanoGCG's default).
@@ -19,8 +20,7 @@ from pydantic.dataclasses import dataclass
 
 from tailscope.search.methods import SEARCH_METHODS
 from tailscope.search.objective import Objective
-from tailscope.search.state import Optimizer, SearchState, StepInfo
-from tailscope.search.tokens import survives_round_trip
+from tailscope.search.state import Optimizer, SearchState, StepInfo, candidate_filter
 
 
 @dataclass
@@ -59,9 +59,10 @@ class Gcg(Optimizer):
         proposals = self.proposals(current, tokens)
         candidates = self.sample_candidates(tokens, proposals, rng)
         prompts, outputs = self._split(candidates, current)
-        keep = survives_round_trip(self.objective.model.tokenizer, prompts)
+        filtered = candidate_filter(self.objective, prompts, current.prompt)
+        keep = filtered.keep
         if not keep.any():
-            return current, StepInfo(position="all", n_candidates=0)
+            return current, StepInfo.after("all", 0, filtered)
         prompts, outputs = prompts[keep], outputs[keep]
         ev = self.objective.evaluate(prompts, outputs)
         best = int(ev.total.argmax())
@@ -72,7 +73,7 @@ class Gcg(Optimizer):
             greedy_match=bool(ev.greedy_match[best]),
         )
         self._remember(found)
-        return self.buffer[0], StepInfo(position="all", n_candidates=int(keep.sum()))
+        return self.buffer[0], StepInfo.after("all", int(keep.sum()), filtered)
 
     def state(self) -> dict:
         return {"buffer": [s.to_json() for s in self.buffer]}

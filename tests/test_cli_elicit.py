@@ -62,7 +62,7 @@ def test_import_elicit_exact_forecast_and_backtest(tmp_path, tiny_model_dir):
     assert result.returncode == 0, result.stderr
     fc = json.loads(result.stdout)
     assert fc["m"] == 40 and fc["deploy_n"] == 100_000
-    gumbel = next(m for m in fc["methods"] if m["method"] == "gumbel-tail")
+    gumbel = next(m for m in fc["methods"] if m["method"] == "expected")
     assert gumbel["status"] == "ok"
     assert gumbel["q_p_low"] <= gumbel["q_p"] <= gumbel["q_p_high"]
     assert gumbel["q_p"] >= fc["observed_max_p"]  # the worst of 1e5 beats the worst of 40
@@ -78,7 +78,7 @@ def test_import_elicit_exact_forecast_and_backtest(tmp_path, tiny_model_dir):
         "50",
         workspace=ws,
     )
-    assert table.returncode == 0 and "gumbel-tail" in table.stdout
+    assert table.returncode == 0 and "expected" in table.stdout
 
     report = tmp_path / "report.html"
     result = tailscope("report", data["run"], "-o", str(report), workspace=ws)
@@ -106,7 +106,14 @@ def test_import_elicit_exact_forecast_and_backtest(tmp_path, tiny_model_dir):
     )
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout)["methods"]
-    assert {s["method"] for s in scores} == {"gumbel-tail", "log-normal"}
+    assert {s["method"] for s in scores} == {
+        "expected",
+        "paper",
+        "pot",
+        "log-normal",
+        "eval-max",
+        "fixed-slope",
+    }
     assert all(s["forecasts"] == 20 for s in scores)
 
     # A file where the run id goes is read as the file, the same as --input FILE.

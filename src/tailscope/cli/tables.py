@@ -11,6 +11,8 @@ from rich.text import Text
 from tailscope.cli.common import add_row, out, say
 from tailscope.store import Elicitation, Finding, RedTeamCase
 
+LN = math.log(10)  # a log10 error times this is a natural-log error, the paper's unit
+
 
 def print_findings(findings: list[Finding]) -> None:
     table = Table("behavior", "status", "prompt", "reply", "steps", "time (s)")
@@ -89,7 +91,10 @@ def print_forecast(result, label: str) -> None:
     for m in result.methods:
         if not m.ok:
             say(f"{m.method}: not enough signal: {m.reason}", to_stdout=True)
-        elif m.bootstrap_valid is not None and m.bootstrap_valid < 0.9:
+            continue
+        for warning in m.warnings:
+            say(f"{m.method}: {warning}", to_stdout=True)
+        if m.bootstrap_valid is not None and m.bootstrap_valid < 0.9:
             say(
                 f"{m.method}: only {100 * m.bootstrap_valid:.0f}% of bootstrap resamples had "
                 "enough signal; the interval is conditional on those",
@@ -97,28 +102,46 @@ def print_forecast(result, label: str) -> None:
             )
 
 
+def _percent(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
 def print_backtest(result, label: str) -> None:
+    pct = round(100 * result.confidence)
     table = Table(
         "method",
         "forecasts",
         "mean |log10 error|",
         "median",
+        "mean signed",
+        "mean |ln error|",
         "within 10x",
         "under-estimated",
+        f"{pct}% coverage",
         title=f"{label}: {result.repeats} splits, m = {result.m} -> n = {result.n:,} "
-        f"(pool {result.pool_size:,})",
+        f"(pool {result.pool_size:,}; {result.distinct_actual_maxima} distinct actual maxima)",
     )
     for s in result.methods:
+        ln_error = None if s.mean_abs_log10_error is None else s.mean_abs_log10_error * LN
         add_row(
             table,
             s.method,
             f"{s.forecasts}/{result.repeats}",
             _fmt(s.mean_abs_log10_error),
             _fmt(s.median_abs_log10_error),
-            "-" if s.within_10x is None else f"{100 * s.within_10x:.0f}%",
-            "-" if s.under_estimated is None else f"{100 * s.under_estimated:.0f}%",
+            _fmt(s.mean_signed_log10_error),
+            _fmt(ln_error),
+            _percent(s.within_10x),
+            _percent(s.under_estimated),
+            _percent(s.coverage),
         )
     out.print(table)
+    if result.distinct_actual_maxima < max(10, result.repeats // 10):
+        say(
+            f"only {result.distinct_actual_maxima} distinct actual maxima in {result.repeats} "
+            "splits: the pool is too small against n for this backtest to tell methods apart",
+            to_stdout=True,
+        )
 
 
 def _rate_band(interval) -> str:

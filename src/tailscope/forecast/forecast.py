@@ -1,4 +1,4 @@
-"""A deployment forecast with bootstrap intervals, or an explicit "not enough signal"."""
+"""A deployment forecast with intervals, or an explicit "not enough signal"."""
 
 from __future__ import annotations
 
@@ -9,15 +9,8 @@ import numpy as np
 
 from tailscope.errors import TailscopeError
 from tailscope.forecast.data import Observations, log10_p_from_psi, p_from_psi, psi_from_logp
-from tailscope.forecast.tail import (
-    K_TAIL,
-    METHODS,
-    NotEnoughSignal,
-    fit,
-    gumbel_q_psi_batch,
-    lognormal_q_psi_batch,
-    top_psi,
-)
+from tailscope.forecast.estimators import METHODS, estimator
+from tailscope.forecast.tail import K_TAIL, NotEnoughSignal, top_psi
 
 
 @dataclass
@@ -38,6 +31,8 @@ class MethodForecast:
     aggregate_low: float | None = None
     aggregate_high: float | None = None
     bootstrap_valid: float | None = None  # share of resamples with enough signal
+    interval: str = "bootstrap"  # "model": the estimator's own interval (forecast/intervals.py)
+    warnings: list[str] = field(default_factory=list)
     curve: dict = field(default_factory=dict)  # n, q_p, low, high (log10 p)
 
     @property
@@ -131,37 +126,52 @@ def forecast(
 
 def _one_method(name, obs, n, ns, k_tail, tau, bootstrap, confidence, seed) -> MethodForecast:
     try:
-        model = fit(name, obs, k_tail)
+        model = estimator(name).fit(obs, k_tail)
     except NotEnoughSignal as exc:
         return MethodForecast(method=name, status="not_enough_signal", reason=str(exc))
-    params = {k: v for k, v in asdict(model).items() if k != "name"}
+    params = {k: v for k, v in asdict(model).items() if k not in ("name", "warning")}
     q_psi = float(model.q_psi(n))
     result = MethodForecast(method=name, status="ok", params=params)
+    if getattr(model, "warning", None):
+        result.warnings.append(model.warning)
     result.q_p = float(p_from_psi(q_psi))
     result.log10_q_p = float(log10_p_from_psi(q_psi))
-    body = obs.psi
-    if name == "gumbel-tail":
-        order = np.argsort(-np.where(np.isfinite(obs.psi), obs.psi, -np.inf))
-        body = obs.psi[order[k_tail:]]
-    mean_p = model.mean_p(body)
-    result.aggregate_risk = _aggregate(mean_p, n)
+    result.aggregate_risk = _aggregate(model.mean_p(_body(obs.psi, model)), n)
     if tau is not None:
         result.frequency_above_tau = float(np.exp(model.log_survival(psi_from_logp(np.log(tau)))))
     curve_q = model.q_psi(ns)
     result.curve = {"n": ns.tolist(), "log10_q_p": log10_p_from_psi(curve_q).tolist()}
     if bootstrap:
         _bootstrap(result, name, obs, n, ns, k_tail, tau, bootstrap, confidence, seed)
+        _model_interval(result, model, name, n, ns, bootstrap, confidence, seed)
     return result
 
 
-SLOW_DRAWS = 200
+def _body(psi: np.ndarray, model) -> np.ndarray:
+    """The evaluation values below a tail model's fitted tail (all of them for log-normal)."""
+    k = getattr(model, "k_tail", 0)
+    return np.sort(np.where(np.isfinite(psi), psi, -np.inf))[::-1][k:]
+
+
+def _model_interval(result, model, name, n, ns, draws, confidence, seed) -> None:
+    """Where the estimator has an interval that covers under its model, it replaces the
+    bootstrap's for the worst-query forecast."""
+    interval = estimator(name).interval
+    if interval is None:
+        return
+    low, high = interval(model, np.append(ns, n), draws, confidence, seed)
+    result.q_p_low = float(p_from_psi(low[-1]))
+    result.q_p_high = float(p_from_psi(high[-1]))
+    result.curve["log10_low"] = log10_p_from_psi(low[:-1]).tolist()
+    result.curve["log10_high"] = log10_p_from_psi(high[:-1]).tolist()
+    result.interval = "model"
 
 
 def _refit(name: str, row: np.ndarray, k_tail: int):
     finite = np.isfinite(row)
     obs = Observations(row, int(np.sum(~finite)), 0, None)
     try:
-        return fit(name, obs, k_tail)
+        return estimator(name).fit(obs, k_tail)
     except NotEnoughSignal:
         return None
 
@@ -177,33 +187,30 @@ def _integrals(name, row, k_tail, tau, n, freq: list, agg: list) -> None:
         return
     if tau is not None:
         freq.append(float(np.exp(model.log_survival(psi_from_logp(np.log(tau))))))
-    body = row
-    if name == "gumbel-tail":
-        body = np.sort(np.where(np.isfinite(row), row, -np.inf))[::-1][k_tail:]
-    agg.append(_aggregate(model.mean_p(body), n))
+    agg.append(_aggregate(model.mean_p(_body(row, model)), n))
 
 
 def _bootstrap(result, name, obs, n, ns, k_tail, tau, draws, confidence, seed) -> None:
-    """Percentile intervals over resamples of the evaluation set (with replacement)."""
+    """Percentile intervals over resamples of the evaluation set (with replacement): for
+    frequency and aggregate risk always, for the worst query only where the estimator has
+    no interval of its own (they under-cover there: a resample never exceeds the maximum)."""
     rng = np.random.default_rng(seed)
     alpha = 1 - confidence
-    grid = np.append(ns, n)
-    q_rows, freq, agg = [], [], []
-    slow_done = 0
-    chunk = max(1, 2_000_000 // obs.m)
-    for start in range(0, draws, chunk):
-        rows = obs.psi[rng.integers(0, obs.m, size=(min(chunk, draws - start), obs.m))]
-        if name == "gumbel-tail":
-            q = gumbel_q_psi_batch(rows, k_tail, grid)
-        else:
-            q = lognormal_q_psi_batch(rows, grid)
-        q_rows.append(q)
-        # Frequency and aggregate risk need a numerical integral per resample: a subset.
-        for row, q_row in zip(rows[: max(0, SLOW_DRAWS - slow_done)], q, strict=False):
-            slow_done += 1
-            if not np.isnan(q_row[-1]):
-                _integrals(name, row, k_tail, tau, n, freq, agg)
-    q_all = np.concatenate(q_rows)
+    own_interval = estimator(name).interval is not None
+    rows = obs.psi[rng.integers(0, obs.m, size=(draws, obs.m))]
+    # Frequency and aggregate risk need a refit and an integral per resample: a subset.
+    freq, agg = [], []
+    subset = rows[: estimator(name).refits]
+    for row in subset:
+        _integrals(name, row, k_tail, tau, n, freq, agg)
+    result.bootstrap_valid = len(agg) / len(subset)
+    if freq:
+        result.frequency_low, result.frequency_high = _bounds(freq, alpha)
+    if agg:
+        result.aggregate_low, result.aggregate_high = _bounds(agg, alpha)
+    if own_interval:
+        return
+    q_all = estimator(name).q_rows(rows, k_tail, np.append(ns, n))
     valid = ~np.isnan(q_all[:, -1])
     result.bootstrap_valid = float(valid.mean())
     if valid.sum() < 2:
@@ -213,14 +220,11 @@ def _bootstrap(result, name, obs, n, ns, k_tail, tau, draws, confidence, seed) -
     result.q_p_high = float(10 ** lo_hi[1, -1])
     result.curve["log10_low"] = lo_hi[0, :-1].tolist()
     result.curve["log10_high"] = lo_hi[1, :-1].tolist()
-    if freq:
-        result.frequency_low, result.frequency_high = (
-            float(x) for x in np.quantile(freq, [alpha / 2, 1 - alpha / 2])
-        )
-    if agg:
-        result.aggregate_low, result.aggregate_high = (
-            float(x) for x in np.quantile(agg, [alpha / 2, 1 - alpha / 2])
-        )
+
+
+def _bounds(values: list[float], alpha: float) -> tuple[float, float]:
+    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
 
 
 __all__ = ["ForecastResult", "MethodForecast", "forecast", "top_psi"]

@@ -11,10 +11,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from tailscope.forecast.data import Observations
+from tailscope.forecast.estimators import estimator
 from tailscope.forecast.forecast import ForecastResult
-from tailscope.forecast.tail import LogNormal
 
-COLORS = {"gumbel-tail": "#c0392b", "log-normal": "#3f6fb5"}
+COLORS = {"expected": "#c0392b", "paper": "#e67e22", "pot": "#27ae60", "log-normal": "#3f6fb5"}
 _RC = {
     "text.parse_math": False,
     "font.size": 9,
@@ -45,11 +45,7 @@ def _tail_panel(ax, obs: Observations, result: ForecastResult) -> None:
         for method in result.methods:
             if not method.ok:
                 continue
-            p = method.params
-            if method.method == "gumbel-tail":
-                y = p["a"] * grid + p["b"]
-            else:
-                y = LogNormal(p["mu"], p["sigma"], p["zero_share"], p["m"]).log_survival(grid)
+            y = estimator(method.method).fit(obs, result.k_tail).log_survival(grid)
             ax.plot(grid, y, color=COLORS.get(method.method), label=method.method)
         ax.set_ylim(bottom=min(ranks.min(), np.log(1 / obs.m)) - 3, top=0.5)
     ax.set_xlabel("psi = -log(-log p)")
@@ -86,7 +82,7 @@ def _curve_panel(ax, result: ForecastResult) -> None:
     ax.set_xlabel("deployment queries n")
     ax.set_ylabel("log10 Q_p(n): largest p among n queries")
     pct = round(100 * result.confidence)
-    ax.set_title(f"worst-query forecast ({pct}% bootstrap band)")
+    ax.set_title(f"worst-query forecast ({pct}% band)")
     ax.legend(fontsize=7, frameon=False)
 
 

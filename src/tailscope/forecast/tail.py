@@ -1,20 +1,31 @@
-"""Tail fits of psi = -log(-log p) and the deployment-scale quantities they imply.
+"""Linear tail fits of psi = -log(-log p) and the log-normal baseline.
 
-Gumbel-tail (Jones et al. 2025): the log survival function of psi is linear in its upper
-tail, log S(psi) = a * psi + b with a < 0, fitted by least squares on the top `k_tail` of
-the m evaluation queries at the empirical survival values log(i / m). The largest
-elicitation probability among n deployment queries is forecast as the 1/n survival
-quantile, Q_psi(n) = -(log n + b) / a, Q_p(n) = exp(-exp(-Q_psi(n))).
+Gumbel-type tail (Jones et al. 2025): the log survival function of psi is linear in its
+upper tail, log S(psi) = a * psi + b with a < 0, fitted by least squares on the top
+`k_tail` of the m evaluation queries against a plotting position for each rank i:
+
+- `paper`: the empirical survival log(i / m), as the paper does. Its expectation is
+  above the expected log-survival of the i-th largest value, so the fit over-forecasts
+  even when the model holds exactly (docs/methods/forecasting.md has the numbers).
+- `expected`: the expected log-survival of the i-th largest of m values,
+  E[log S(X_(i))] = -(H_m - H_{i-1}) (harmonic numbers), which removes that bias.
+
+Ties: tied values get the mean plotting position of their whole tie block, so where the
+cut at rank k falls inside a block of equal p does not decide which positions are used.
+
+The largest elicitation probability among n deployment queries is forecast as the 1/n
+survival quantile, Q_psi(n) = -(log n + b) / a, Q_p(n) = exp(-exp(-Q_psi(n))).
 
 Log-normal baseline: a normal distribution fitted (maximum likelihood, as scipy's
 `norm.fit`) to the finite psi values; queries with p = 0 form a point mass below it, so
-S(psi) = (1 - pi0) * norm.sf(psi; mu, sigma). See docs/methods/forecasting.md.
+S(psi) = (1 - pi0) * norm.sf(psi; mu, sigma).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import integrate, stats
@@ -28,6 +39,40 @@ class NotEnoughSignal(Exception):
     """Too few queries with p > 0 (or a degenerate tail) to fit: no number is made up."""
 
 
+@lru_cache(maxsize=64)
+def plotting_positions(kind: str, m: int) -> np.ndarray:
+    """The log-survival assigned to ranks i = 1..m (largest first)."""
+    i = np.arange(1, m + 1, dtype=float)
+    if kind == "paper":
+        return np.log(i / m)
+    if kind == "expected":
+        harmonic = np.concatenate([[0.0], np.cumsum(1.0 / i)])  # H_0 .. H_m
+        return -(harmonic[m] - harmonic[:m])
+    raise ValueError(f"unknown plotting positions {kind!r}")
+
+
+def tie_averaged_positions(rows: np.ndarray, top: np.ndarray, kind: str) -> np.ndarray:
+    """For each value in `top` ([R, k], from the rows [R, m]), the mean plotting position of
+    the ranks its value occupies in its row: its own rank when it is not tied."""
+    m = rows.shape[1]
+    y = plotting_positions(kind, m)
+    cum = np.concatenate([[0.0], np.cumsum(y)])
+    above = np.sum(rows[:, None, :] > top[:, :, None], axis=2)  # ranks before the block
+    through = np.sum(rows[:, None, :] >= top[:, :, None], axis=2)  # last rank of the block
+    return (cum[through] - cum[above]) / np.maximum(through - above, 1)
+
+
+def top_rows(rows: np.ndarray, k: int) -> np.ndarray:
+    """The k largest values of each row, descending."""
+    m = rows.shape[1]
+    return -np.sort(-np.partition(rows, m - k, axis=1)[:, m - k :], axis=1)
+
+
+def top_psi(psi: np.ndarray, k: int) -> np.ndarray:
+    """The k largest values, descending."""
+    return top_rows(psi[None, :], k)[0]
+
+
 @dataclass(frozen=True)
 class GumbelTail:
     a: float  # slope of log S(psi), negative
@@ -35,7 +80,7 @@ class GumbelTail:
     k_tail: int
     m: int
     psi_k: float  # smallest psi in the fitted tail: below it the fit is not used
-    name: str = "gumbel-tail"
+    name: str = "expected"
 
     def log_survival(self, psi) -> np.ndarray:
         return np.minimum(0.0, self.a * np.asarray(psi, dtype=float) + self.b)
@@ -45,14 +90,71 @@ class GumbelTail:
 
     def mean_p(self, body_psi: np.ndarray) -> float:
         """E[p] over queries: the evaluation values below the tail, the fitted tail above."""
-        body = float(np.sum(p_from_psi(body_psi[np.isfinite(body_psi)]))) / self.m
-        top = math.exp(self.a * self.psi_k + self.b)
+        return tail_mean_p(self, body_psi)
 
-        def density(psi):  # -dS/dpsi times p
-            return -self.a * math.exp(self.a * psi + self.b) * math.exp(-math.exp(-psi))
 
-        tail, _ = integrate.quad(density, self.psi_k, np.inf, limit=200)
-        return body * (1 - top) / max(1e-300, 1 - self.k_tail / self.m) + tail
+def tail_mean_p(model, body_psi: np.ndarray) -> float:
+    """E[p] for a tail model above `model.psi_k` joined to the evaluation values below."""
+    body = float(np.sum(p_from_psi(body_psi[np.isfinite(body_psi)]))) / model.m
+    top = math.exp(float(model.log_survival(model.psi_k)))
+
+    def density(psi):  # -dS/dpsi times p, by a central difference of the fitted S
+        h = 1e-5
+        s_lo, s_hi = np.exp(model.log_survival(np.array([psi - h, psi + h])))
+        return (s_lo - s_hi) / (2 * h) * math.exp(-math.exp(-psi))
+
+    tail, _ = integrate.quad(density, model.psi_k, np.inf, limit=200)
+    return body * (1 - top) / max(1e-300, 1 - model.k_tail / model.m) + tail
+
+
+def linear_fit_rows(rows: np.ndarray, k_tail: int, kind: str):
+    """Least-squares (a, b, ok) of log-survival on psi over the top k_tail of each row."""
+    top = top_rows(rows, k_tail)
+    ok = np.all(np.isfinite(top), axis=1)
+    x = np.where(ok[:, None], top, 0.0)
+    a, b, fitted = fit_lines(x, tie_averaged_positions(rows, x, kind))
+    return a, b, ok & fitted
+
+
+def fit_lines(x: np.ndarray, y: np.ndarray):
+    """Row-wise least squares y = a x + b; ok where x has spread and the slope is negative."""
+    xc = x - x.mean(axis=1, keepdims=True)
+    var = np.sum(xc**2, axis=1)
+    a = np.sum(xc * (y - y.mean(axis=1, keepdims=True)), axis=1) / np.where(var > 0, var, 1.0)
+    b = y.mean(axis=1) - a * x.mean(axis=1)
+    return a, b, (var > 0) & (a < 0)
+
+
+def linear_q_psi_batch(rows: np.ndarray, k_tail: int, ns: np.ndarray, kind: str) -> np.ndarray:
+    """Q_psi(n) for many evaluation sets at once: [rows, len(ns)], NaN without signal."""
+    a, b, ok = linear_fit_rows(rows, k_tail, kind)
+    q = -(np.log(ns)[None, :] + b[:, None]) / np.where(ok, a, -1.0)[:, None]
+    return np.where(ok[:, None], q, np.nan)
+
+
+def check_tail_signal(obs: Observations, k_tail: int) -> np.ndarray:
+    """The top k_tail psi values, or NotEnoughSignal saying what is missing."""
+    if k_tail < 2:
+        raise ValueError(f"k_tail {k_tail} must be at least 2 to fit a line")
+    if obs.n_positive < k_tail:
+        raise NotEnoughSignal(
+            f"only {obs.n_positive} of {obs.m} queries have p > 0; the tail fit needs "
+            f"k_tail = {k_tail}: evaluate more queries or take more samples per query"
+        )
+    top = top_psi(obs.psi, k_tail)
+    if np.ptp(top) == 0:
+        raise NotEnoughSignal("the top queries all have the same p: the tail has no slope")
+    return top
+
+
+def fit_linear_tail(obs: Observations, k_tail: int = K_TAIL, kind: str = "expected"):
+    top = check_tail_signal(obs, k_tail)
+    a, b, _ = linear_fit_rows(obs.psi[None, :], k_tail, kind)
+    if not a[0] < 0:
+        raise NotEnoughSignal(f"the fitted tail slope {a[0]:.3g} is not negative")
+    return GumbelTail(
+        a=float(a[0]), b=float(b[0]), k_tail=k_tail, m=obs.m, psi_k=float(top[-1]), name=kind
+    )
 
 
 @dataclass(frozen=True)
@@ -79,31 +181,7 @@ class LogNormal:
         return (1 - self.zero_share) * value
 
 
-def top_psi(psi: np.ndarray, k: int) -> np.ndarray:
-    """The k largest values, descending."""
-    part = np.partition(psi, psi.size - k)[psi.size - k :]
-    return np.sort(part)[::-1]
-
-
-def fit_gumbel_tail(obs: Observations, k_tail: int = K_TAIL) -> GumbelTail:
-    if k_tail < 2:
-        raise ValueError(f"k_tail {k_tail} must be at least 2 to fit a line")
-    if obs.n_positive < k_tail:
-        raise NotEnoughSignal(
-            f"only {obs.n_positive} of {obs.m} queries have p > 0; the tail fit needs "
-            f"k_tail = {k_tail}: evaluate more queries or take more samples per query"
-        )
-    top = top_psi(obs.psi, k_tail)
-    ranks = np.log(np.arange(1, k_tail + 1) / obs.m)
-    if np.ptp(top) == 0:
-        raise NotEnoughSignal("the top queries all have the same p: the tail has no slope")
-    a, b = np.polyfit(top, ranks, 1)
-    if not a < 0:
-        raise NotEnoughSignal(f"the fitted tail slope {a:.3g} is not negative")
-    return GumbelTail(a=float(a), b=float(b), k_tail=k_tail, m=obs.m, psi_k=float(top[-1]))
-
-
-def fit_lognormal(obs: Observations) -> LogNormal:
+def fit_lognormal(obs: Observations, k_tail: int = K_TAIL) -> LogNormal:
     finite = obs.psi[np.isfinite(obs.psi)]
     if finite.size < 2:
         raise NotEnoughSignal(f"only {finite.size} queries have p > 0: a normal fit needs 2")
@@ -113,39 +191,6 @@ def fit_lognormal(obs: Observations) -> LogNormal:
         )
     mu, sigma = stats.norm.fit(finite)
     return LogNormal(mu=float(mu), sigma=float(sigma), zero_share=obs.n_zero / obs.m, m=obs.m)
-
-
-def fit(method: str, obs: Observations, k_tail: int = K_TAIL):
-    if method == "gumbel-tail":
-        return fit_gumbel_tail(obs, k_tail)
-    if method == "log-normal":
-        return fit_lognormal(obs)
-    raise ValueError(f"unknown forecast method {method!r}")
-
-
-METHODS = ("gumbel-tail", "log-normal")
-
-
-# ---- vectorized Gumbel-tail fits for bootstrap and backtests ------------------------------
-
-
-def gumbel_q_psi_batch(psi_rows: np.ndarray, k_tail: int, ns: np.ndarray) -> np.ndarray:
-    """Q_psi(n) for many evaluation sets at once (rows of `psi_rows`, each of size m).
-
-    Returns [rows, len(ns)]; NaN for a row without enough signal."""
-    rows, m = psi_rows.shape
-    top = -np.sort(-np.partition(psi_rows, m - k_tail, axis=1)[:, m - k_tail :], axis=1)
-    y = np.log(np.arange(1, k_tail + 1) / m)
-    ok = np.all(np.isfinite(top), axis=1)
-    x = np.where(ok[:, None], top, 0.0)
-    xc = x - x.mean(axis=1, keepdims=True)
-    var = np.sum(xc**2, axis=1)
-    ok &= var > 0
-    a = np.sum(xc * (y - y.mean()), axis=1) / np.where(var > 0, var, 1.0)
-    b = y.mean() - a * x.mean(axis=1)
-    ok &= a < 0
-    q = -(np.log(ns)[None, :] + b[:, None]) / np.where(ok, a, -1.0)[:, None]
-    return np.where(ok[:, None], q, np.nan)
 
 
 def lognormal_q_psi_batch(psi_rows: np.ndarray, ns: np.ndarray) -> np.ndarray:

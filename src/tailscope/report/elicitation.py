@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from tailscope.errors import TailscopeError
 from tailscope.forecast.data import elicitation_observations
+from tailscope.forecast.estimators import DEFAULT_ESTIMATOR
 from tailscope.forecast.forecast import ForecastResult, forecast
 from tailscope.forecast.plot import forecast_figure
 from tailscope.report import plots
@@ -49,12 +50,12 @@ def summary_cells(analysis: Analysis) -> dict[str, str]:
         return {}
     max_p = max(r.p for r in analysis.rows if r.p is not None)
     cells = {MAX_P_COLUMN: f"{max_p:.3g} <span class='muted'>({len(analysis.rows)} queries)</span>"}
-    gumbel = analysis.result.method("gumbel-tail") if analysis.result else None
-    if gumbel is not None and gumbel.ok:
-        point = f"{gumbel.q_p:.3g}" if gumbel.q_p else f"10^{gumbel.log10_q_p:.1f}"
-        cells[FORECAST_COLUMN] = f"{point} {band(gumbel.q_p_low, gumbel.q_p_high)}"
+    default = analysis.result.method(DEFAULT_ESTIMATOR) if analysis.result else None
+    if default is not None and default.ok:
+        point = f"{default.q_p:.3g}" if default.q_p else f"10^{default.log10_q_p:.1f}"
+        cells[FORECAST_COLUMN] = f"{point} {band(default.q_p_low, default.q_p_high)}"
     else:
-        why = analysis.problem or (gumbel.reason if gumbel else "no forecast")
+        why = analysis.problem or (default.reason if default else "no forecast")
         cells[FORECAST_COLUMN] = f"<span class='muted'>not enough signal: {esc(why)}</span>"
     return cells
 
@@ -104,7 +105,9 @@ def _forecast_table(result: ForecastResult) -> str:
     note = (
         f"<p class='muted'>m = {result.m} evaluation queries, {result.n_positive} with p &gt; 0"
         f" ({result.n_zero} with p = 0); observed max p = {result.observed_max_p:.3g}. "
-        f"Intervals: {result.bootstrap} bootstrap resamples of the evaluation set.</p>"
+        "Worst-query intervals of the Gumbel-type and peaks-over-threshold fits come from "
+        "their fitted tail (docs/methods/forecasting.md), the log-normal's and all "
+        f"aggregate-risk intervals from {result.bootstrap} resamples of the evaluation set.</p>"
     )
     return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{note}"
 

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from tailscope.cli.common import RegistryGroup, RegistryHelp, WorkspaceOpt, open_workspace, say
+from tailscope.cli.common import (
+    RegistryGroup,
+    RegistryHelp,
+    SeedOpt,
+    WorkspaceOpt,
+    console,
+    open_workspace,
+    say,
+)
+from tailscope.errors import TailscopeError
 
 labels_app = typer.Typer(
     help="Move human labels in and out of the workspace (JSONL or CSV).",
@@ -49,5 +58,61 @@ def labels_import(
     say(f"{count} labels imported from {path}", to_stdout=True)
 
 
+def review(
+    run_ids: RunIdsArg = None,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; off loopback it needs --expose.")
+    ] = "127.0.0.1",
+    expose: Annotated[
+        bool, typer.Option("--expose", help="Allow listening on a non-loopback address.")
+    ] = False,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a browser.")
+    ] = False,
+    labeller: Annotated[str, typer.Option(help="Your name on the labels [default: $USER].")] = "",
+    seed: SeedOpt = 0,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Label a run's items in the browser: a local web app, keyboard shortcuts, a queue
+    ordered by uncertainty, disagreement or at random. Prints the URL, token included."""
+    import os
+
+    from tailscope.review.app import ReviewSession
+    from tailscope.review.items import review_items
+    from tailscope.review.server import bind, is_loopback, review_url, serve
+
+    if not is_loopback(host) and not expose:
+        raise TailscopeError(
+            f"--host {host} is not a loopback address: anyone who can reach it and learns the "
+            "token could label; pass --expose to mean it, or keep the default 127.0.0.1"
+        )
+    ws = open_workspace(workspace)
+    items = review_items(ws, list(run_ids or []))
+    if not items:
+        where = " ".join(run_ids) if run_ids else f"workspace {ws.path}"
+        raise TailscopeError(
+            f"{where} has no items to review: run a search, red team or elicit first"
+        )
+    session = ReviewSession(
+        ws.path, list(run_ids or []), items, labeller or os.environ.get("USER") or "reviewer", seed
+    )
+    sock = bind(host, port)
+    url = review_url(sock, host, session.keys.token)
+    if not is_loopback(host):
+        console.print(
+            f"warning: the review app listens on {host}, open to the network",
+            style="bold red",
+            markup=False,
+        )
+    say(f"reviewing {len(items)} items at {url}", to_stdout=True)
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    serve(session, sock, host)
+
+
 def register(app: typer.Typer) -> None:
+    app.command(cls=RegistryHelp)(review)
     app.add_typer(labels_app, name="labels")

@@ -33,7 +33,7 @@ InputFile = Annotated[
     typer.Option("--input", "-i", help="CSV or JSONL with a column p (optionally p_low, hits, k)."),
 ]
 Column = Annotated[str, typer.Option(help="Column holding the probability.")]
-KTail = Annotated[int, typer.Option(help="Top evaluation queries in the Gumbel-tail fit.")]
+KTail = Annotated[int, typer.Option(help="Top evaluation queries in the tail fits.")]
 
 
 def elicit(
@@ -110,7 +110,7 @@ def _new_config(settings: dict, param: list[str]):
 
 
 def _observations(workspace, source: str | None, input_file: Path | None, column: str):
-    """(observations, label) from an elicitation run or a probability file."""
+    """(observations, label, queries or None) from an elicitation run or a probability file."""
     from tailscope.forecast.data import read_probability_file
     from tailscope.kinds.elicit import run_observations
 
@@ -121,8 +121,21 @@ def _observations(workspace, source: str | None, input_file: Path | None, column
             "give exactly one source: an elicitation RUN_ID or --input FILE (csv/jsonl, column p)"
         )
     if input_file is not None:
-        return read_probability_file(input_file, column), f"file {input_file.name}"
-    return run_observations(open_workspace(workspace), source), f"run {source}"
+        return read_probability_file(input_file, column), f"file {input_file.name}", None
+    ws = open_workspace(workspace)
+    obs = run_observations(ws, source)
+    return obs, f"run {source}", [r.query for r in ws.elicitations.list(source)]
+
+
+def _plot_path(plot: Path) -> Path:
+    """The PNG to write: PLOT itself, or PLOT/forecast.png for a directory; a missing
+    parent directory is one line, not a traceback."""
+    path = plot / "forecast.png" if plot.is_dir() else plot
+    if not path.parent.is_dir():
+        raise TailscopeError(
+            f"--plot {plot}: directory {path.parent} does not exist: create it or pick another"
+        )
+    return path
 
 
 def _looks_like_file(source: str) -> bool:
@@ -153,9 +166,10 @@ def forecast(
     ] = 1000,
     confidence: Annotated[float, typer.Option(help="Interval confidence level.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
-    plot: Annotated[Path, typer.Option(help="Where to write the plot (PNG).")] = Path(
-        "forecast.png"
-    ),
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Write the plot (PNG) here, or as forecast.png in this directory."),
+    ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -167,16 +181,26 @@ def forecast(
     from tailscope.forecast.plot import save_forecast_plot
 
     n = _parse_count(deploy, "--deploy")
-    obs, label = _observations(workspace, source, input_file, column)
+    obs, label, queries = _observations(workspace, source, input_file, column)
+    path = None if plot is None else _plot_path(plot)
     result = run_forecast(
-        obs, n, k_tail=k_tail, tau=tau, bootstrap=bootstrap, confidence=confidence, seed=seed
+        obs,
+        n,
+        k_tail=k_tail,
+        tau=tau,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        seed=seed,
+        queries=queries,
     )
-    save_forecast_plot(plot, obs, result, title=f"{label}: m = {obs.m}, n = {int(n):,}")
+    if path is not None:
+        save_forecast_plot(path, obs, result, title=f"{label}: m = {obs.m}, n = {int(n):,}")
     if as_json:
-        print_json({**result.to_json(), "plot": str(plot)})
+        print_json({**result.to_json(), "plot": None if path is None else str(path)})
         return
     print_forecast(result, label)
-    say(f"plot written to {plot}", to_stdout=True)
+    if path is not None:
+        say(f"plot written to {path}", to_stdout=True)
 
 
 def backtest(
@@ -194,7 +218,7 @@ def backtest(
     """Backtest the forecasts on a pool with known p: disjoint evaluation/deployment splits."""
     from tailscope.forecast.backtest import backtest as run_backtest
 
-    obs, label = _observations(workspace, source, input_file, column)
+    obs, label, _ = _observations(workspace, source, input_file, column)
     result = run_backtest(obs, m, n, repeats=repeats, k_tail=k_tail, seed=seed)
     if as_json:
         print_json(result.to_json())

@@ -100,6 +100,22 @@ def print_forecast(result, label: str) -> None:
                 "enough signal; the interval is conditional on those",
                 to_stdout=True,
             )
+    _print_diagnostics(result.diagnostics)
+
+
+def _print_diagnostics(diag: dict) -> None:
+    """The tail diagnostics (forecast/diagnostics.py): shape, local slopes, warnings."""
+    if not diag:
+        return
+    slopes = ", ".join(f"ranks {w['ranks']}: {w['slope']:.3g}" for w in diag["window_slopes"])
+    shape = "not tested" if diag["xi"] is None else f"xi = {diag['xi']:.2f}"
+    if diag["xi_low"] is not None:
+        shape += f" [{diag['xi_low']:.2f}, {diag['xi_high']:.2f}] ({diag['shape']})"
+    say(f"tail shape (top {diag['k_shape']}): {shape}", to_stdout=True)
+    if slopes:
+        say(f"tail linearity, slope of log-survival by rank window: {slopes}", to_stdout=True)
+    for warning in diag["warnings"]:
+        say(f"warning: {warning}", to_stdout=True)
 
 
 def _percent(x: float | None) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 
 from tailscope.errors import TailscopeError
 from tailscope.forecast.data import Observations, log10_p_from_psi, p_from_psi, psi_from_logp
+from tailscope.forecast.diagnostics import diagnose
 from tailscope.forecast.estimators import METHODS, estimator
 from tailscope.forecast.tail import K_TAIL, NotEnoughSignal, top_psi
 
@@ -56,6 +57,7 @@ class ForecastResult:
     observed_log10_max_p: float
     empirical_aggregate_risk: float  # 1 - prod(1 - p_i) over the evaluation set itself
     methods: list[MethodForecast]
+    diagnostics: dict = field(default_factory=dict)  # forecast/diagnostics.py
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -94,8 +96,10 @@ def forecast(
     confidence: float = 0.95,
     seed: int = 0,
     curve_points: int = 25,
+    queries: list[str] | None = None,
 ) -> ForecastResult:
-    """Forecast worst-query risk, frequency above tau and aggregate risk at `deploy_n`."""
+    """Forecast worst-query risk, frequency above tau and aggregate risk at `deploy_n`,
+    with the tail diagnostics (the missed-mode check needs the `queries`, in obs order)."""
     n = _check(obs, deploy_n, k_tail, tau, confidence, bootstrap)
     ns = np.unique(np.round(np.logspace(math.log10(obs.m), math.log10(n), curve_points)))
     p = p_from_psi(obs.psi)
@@ -121,6 +125,7 @@ def forecast(
         observed_log10_max_p=float(log10_p_from_psi(top)),
         empirical_aggregate_risk=float(-np.expm1(np.sum(log_one_minus))),
         methods=results,
+        diagnostics=diagnose(obs, k_tail, confidence, queries).to_json(),
     )
 
 

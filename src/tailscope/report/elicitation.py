@@ -39,7 +39,13 @@ def analyse(ws: Workspace, run: Run) -> Analysis:
     if rows:
         obs = elicitation_observations(rows)
         try:
-            analysis.result = forecast(obs, max(DEPLOY_N, obs.m), bootstrap=300, seed=run.seed)
+            analysis.result = forecast(
+                obs,
+                max(DEPLOY_N, obs.m),
+                bootstrap=300,
+                seed=run.seed,
+                queries=[r.query for r in rows],
+            )
         except TailscopeError as exc:  # too few queries to fit: say so, keep the report
             analysis.problem = str(exc)
     return analysis
@@ -109,7 +115,24 @@ def _forecast_table(result: ForecastResult) -> str:
         "their fitted tail (docs/methods/forecasting.md), the log-normal's and all "
         f"aggregate-risk intervals from {result.bootstrap} resamples of the evaluation set.</p>"
     )
-    return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>{note}"
+    table = f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+    return table + note + _diagnostics(result.diagnostics)
+
+
+def _diagnostics(diag: dict) -> str:
+    """Tail shape, local slopes and warnings (forecast/diagnostics.py), escaped."""
+    if not diag:
+        return ""
+    shape = "not tested" if diag["xi"] is None else f"xi = {diag['xi']:.2f}"
+    if diag["xi_low"] is not None:
+        shape += f" [{diag['xi_low']:.2f}, {diag['xi_high']:.2f}], {diag['shape']}"
+    slopes = ", ".join(f"ranks {w['ranks']}: {w['slope']:.3g}" for w in diag["window_slopes"])
+    parts = [
+        f"<p class='muted'>Tail shape (generalized Pareto over the top {diag['k_shape']}): "
+        f"{esc(shape)}. Slope of log-survival by rank window: {esc(slopes or '-')}.</p>"
+    ]
+    parts += [f"<p><b>warning:</b> {esc(w)}</p>" for w in diag["warnings"]]
+    return "".join(parts)
 
 
 def _top_queries(rows: list[Elicitation]) -> str:

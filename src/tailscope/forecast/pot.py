@@ -62,7 +62,7 @@ class GeneralizedParetoTail:
         if self.warning or self.xi <= -0.5:
             return None
         half = stats.norm.ppf(0.5 + confidence / 2) * (1 + self.xi) / math.sqrt(self.k_tail)
-        return self.xi - half, self.xi + half
+        return float(self.xi - half), float(self.xi + half)
 
 
 def fit_gpd(excess: np.ndarray) -> tuple[float, float, str | None]:

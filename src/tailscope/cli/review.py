@@ -9,12 +9,16 @@ from typing import Annotated
 import typer
 
 from tailscope.cli.common import (
+    JsonOpt,
     RegistryGroup,
     RegistryHelp,
     SeedOpt,
     WorkspaceOpt,
+    add_row,
     console,
     open_workspace,
+    out,
+    print_json,
     say,
 )
 from tailscope.errors import TailscopeError
@@ -113,6 +117,96 @@ def review(
     serve(session, sock, host)
 
 
+def calibrate(
+    run_id: Annotated[str, typer.Argument(help="Run id (see `tailscope runs`).")],
+    method: Annotated[str, typer.Option(help="Recalibration: isotonic or platt.")] = "isotonic",
+    precision: Annotated[
+        float | None, typer.Option(help="Find the threshold that reaches this precision.")
+    ] = None,
+    recall: Annotated[
+        float | None, typer.Option(help="Find the threshold that reaches this recall.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure a run's detectors against the human labels: precision, recall, FPR and FNR at
+    the current threshold with 95% intervals, a recalibrated score, and the run's hit rate
+    corrected for the detector's errors (Rogan–Gladen)."""
+    from dataclasses import asdict
+
+    from tailscope.review.calibration import calibrate as calibrate_run
+    from tailscope.review.items import run_items
+
+    target = _target(precision, recall)
+    ws = open_workspace(workspace)
+    run = ws.runs.get(run_id)
+    results = calibrate_run(run_items(ws, run), ws.labels.list([run.id]), method, target)
+    if as_json:
+        print_json([asdict(r) for r in results])
+        return
+    print_calibration(results)
+
+
+def _band(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None or value != value:  # None or NaN: no denominator, or undefined
+        return "-"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def print_calibration(results) -> None:
+    from rich.table import Table
+
+    for r in results:
+        tp, fp, fn, tn = r.confusion
+        say(
+            f"detector {r.detector} at threshold {r.threshold}: {r.labelled} labelled items "
+            f"(TP {tp}, FP {fp}, FN {fn}, TN {tn})",
+            to_stdout=True,
+        )
+        rates = Table("measure", "estimate [95% interval]", "count")
+        for name, v in r.rates.items():
+            add_row(rates, name, _band(v.value, v.low, v.high), f"{v.numerator}/{v.denominator}")
+        out.print(rates)
+        hits = Table("hit rate", "raw", "corrected (Rogan-Gladen)")
+        h = r.hit_rate
+        add_row(
+            hits,
+            f"{h.numerator}/{h.denominator}",
+            _band(h.value, h.low, h.high),
+            _band(*r.corrected),
+        )
+        out.print(hits)
+        curve = ", ".join(f"{s:.1f}->{p:.2f}" for s, p in r.curve)
+        say(
+            f"{r.method} recalibration, P(present) at score {curve}; Brier score raw "
+            f"{r.brier_raw:.3f}, recalibrated {r.brier_calibrated:.3f} (cross-validated)",
+            to_stdout=True,
+        )
+        if r.target is not None:
+            say(_target_line(r.target), to_stdout=True)
+
+
+def _target_line(t) -> str:
+    if t.threshold is None:
+        return f"no threshold reaches {t.metric} {t.wanted} on these labels"
+    return (
+        f"threshold {t.threshold:.4f} reaches {t.metric} {t.wanted}: precision "
+        f"{t.precision:.3f}, recall {t.recall:.3f} on the labelled items"
+    )
+
+
+def _target(precision: float | None, recall: float | None) -> tuple[str, float] | None:
+    if precision is not None and recall is not None:
+        raise TailscopeError("give --precision or --recall, not both")
+    metric, wanted = ("precision", precision) if precision is not None else ("recall", recall)
+    if wanted is None:
+        return None
+    if not 0 < wanted <= 1:
+        raise TailscopeError(f"--{metric} {wanted} must lie in (0, 1]")
+    return metric, wanted
+
+
 def register(app: typer.Typer) -> None:
     app.command(cls=RegistryHelp)(review)
+    app.command(cls=RegistryHelp)(calibrate)
     app.add_typer(labels_app, name="labels")

@@ -1,5 +1,5 @@
-"""`tailscope elicit`, `forecast` and `backtest`: per-query elicitation probabilities and what
-they mean at deployment scale."""
+"""`tailscope elicit`, `forecast`, `backtest` and `plan`: per-query elicitation probabilities,
+what they mean at deployment scale, and where the next queries should go."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tailscope.cli.common import (
     print_json,
     say,
 )
-from tailscope.cli.tables import print_backtest, print_elicitations, print_forecast
+from tailscope.cli.tables import print_backtest, print_elicitations, print_forecast, print_plan
 from tailscope.errors import TailscopeError
 from tailscope.models.registry import DEFAULT_MODEL
 from tailscope.options import parse_pairs
@@ -226,6 +226,42 @@ def backtest(
         print_backtest(result, label)
 
 
+def plan(
+    runs: Annotated[list[str], typer.Argument(help="Elicitation run ids, one per behavior.")],
+    budget: Annotated[int, typer.Option(help="New evaluation queries to split among them.")],
+    deploy: Annotated[str, typer.Option(help="Deployment queries n to forecast for.")] = "1e6",
+    k_tail: KTail = 10,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Split a query budget among behaviors' evaluation runs to shrink the widest forecast
+    interval at the deployment size; shows the expected interval after the split.
+
+    Example: tailscope plan RUN_A RUN_B --budget 2000 --deploy 1e6
+    """
+    from tailscope.forecast.plan import check_budget, plan_json
+    from tailscope.forecast.plan import plan as make_plan
+    from tailscope.kinds.elicit import run_observations
+    from tailscope.report.blocks import behavior_label
+
+    n = _parse_count(deploy, "--deploy")
+    check_budget(budget)  # before the workspace is opened
+    ws = open_workspace(workspace)
+    sets = [(f"{run_id} {behavior_label(ws.runs.get(run_id))}", run_observations(ws, run_id))
+            for run_id in runs]  # fmt: skip
+    models = {str(ws.runs.get(run_id).config.get("model")) for run_id in runs}
+    if len(models) > 1:
+        raise TailscopeError(
+            f"the runs elicit different models ({', '.join(sorted(models))}): plan one model's "
+            "runs at a time"
+        )
+    rows = make_plan(sets, budget, int(n), k_tail=k_tail)
+    if as_json:
+        print_json({"budget": budget, "deploy_n": int(n), "plan": plan_json(rows)})
+    else:
+        print_plan(rows, budget, int(n))
+
+
 def register(app: typer.Typer) -> None:
-    for command in (elicit, forecast, backtest):
+    for command in (elicit, forecast, backtest, plan):
         app.command(cls=RegistryHelp)(command)

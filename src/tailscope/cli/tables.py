@@ -160,6 +160,36 @@ def print_backtest(result, label: str) -> None:
         )
 
 
+def print_plan(rows, budget: int, deploy_n: int) -> None:
+    table = Table(
+        "run / behavior",
+        "m now",
+        "add",
+        f"worst-query log10 p at n = {deploy_n:,}",
+        "95% width now (decades)",
+        "width after",
+        "interval after (log10 p)",
+        title=f"plan: {budget:,} new evaluation queries",
+    )
+    for r in rows:
+        add_row(
+            table,
+            r.label,
+            f"{r.m:,}",
+            f"{r.add:,}",
+            f"{r.log10_q_p:.2f}",
+            f"{r.width_now:.2f}",
+            f"{r.width_after:.2f}",
+            f"[{r.low_after:.2f}, {r.high_after:.2f}]",
+        )
+    out.print(table)
+    say(
+        "expected widths hold each fitted tail fixed and k_tail as given; refit after "
+        "eliciting the new queries",
+        to_stdout=True,
+    )
+
+
 def _rate_band(interval) -> str:
     return "-" if interval is None else f"{100 * interval[0]:.1f}, {100 * interval[1]:.1f}"
 

@@ -114,6 +114,8 @@ def test_a_post_needs_the_csrf_token_and_the_same_origin(server):
     status, answer = _post(app, {**body, "item_idx": 7}, **{"X-CSRF-Token": csrf})
     assert status == 400 and "has no case 7" in json.loads(answer)["error"]
     assert _post(app, {**body, "label": "maybe"}, **{"X-CSRF-Token": csrf})[0] == 400
+    url = f"{app.base}/label?token={app.token}"
+    assert request(url, b"label=present", {"X-CSRF-Token": csrf})[0] == 400  # not JSON
     with Workspace(path) as ws:
         assert [(lb.item_idx, lb.label, lb.note) for lb in ws.labels.list()] == [
             (0, "present", "ok")
@@ -123,6 +125,19 @@ def test_a_post_needs_the_csrf_token_and_the_same_origin(server):
 def test_the_app_answers_only_loopback_host_names(server):
     app, _, _ = server
     assert request(app.url, headers={"Host": "attacker.example"})[0] == 400
+
+
+def test_opening_to_the_network_needs_expose_and_warns(tmp_path):
+    ws, _ = filled_workspace(tmp_path / "ws", count=1)
+    ws.close()
+    app = ReviewServer(tmp_path / "ws", "--host", "0.0.0.0", "--expose")
+    try:
+        assert app.base.startswith("http://0.0.0.0:")
+        assert request(app.url)[0] == 200
+        assert request(app.url.split("?")[0])[0] == 403  # the token still guards it
+    finally:
+        app.stop()
+    assert "warning: the review app listens on 0.0.0.0" in app.proc.stderr.read()
 
 
 def test_what_cannot_be_reviewed_is_one_line_and_exit_2(tmp_path):

@@ -66,7 +66,11 @@ def create_app(session: ReviewSession, hosts: list[str] | None = None) -> Starle
         return HTMLResponse(_render_page(session, request))
 
     async def label(request: Request) -> JSONResponse:
-        return _store_label(session, await request.json())
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "the body must be JSON"}, 400)
+        return _store_label(session, body)
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]

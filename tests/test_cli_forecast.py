@@ -63,3 +63,10 @@ def test_report_of_a_small_elicitation_run_says_not_enough_signal(tmp_path, tiny
     result = tailscope("report", json.loads(run.stdout)["run"], "-o", str(report), workspace=ws)
     assert result.returncode == 0, result.stderr
     assert "not enough signal" in report.read_text()
+
+
+def test_a_pool_with_all_p_tied_is_one_line(tmp_path):
+    path = tmp_path / "tied.csv"
+    path.write_text("p\n" + "\n".join(["0.25"] * 40 + ["0"] * 60) + "\n")
+    result = tailscope("forecast", "--input", str(path), workspace=tmp_path / "ws")
+    assert_one_line_error(result, "all 40 queries with p > 0 have the same p = 0.25")

@@ -82,6 +82,13 @@ def _check(obs: Observations, deploy_n: float, k_tail: int, tau, confidence, boo
         raise TailscopeError(f"confidence {confidence} must lie in (0, 1)")
     if bootstrap < 0:
         raise TailscopeError(f"bootstrap = {bootstrap} must be >= 0")
+    finite = obs.psi[np.isfinite(obs.psi)]
+    if finite.size >= k_tail and np.ptp(finite) == 0:  # fewer: "not enough signal" says more
+        raise TailscopeError(
+            f"all {finite.size} queries with p > 0 have the same p = "
+            f"{float(p_from_psi(finite[0])):.3g}: there is no tail to fit; take more samples "
+            "per query (or exact p) so that queries differ"
+        )
     return int(deploy_n)
 
 

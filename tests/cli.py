@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def tailscope(*args: str, workspace: Path) -> subprocess.CompletedProcess:
+def tailscope(*args: str, workspace: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `tailscope ARGS` to the end. No timeout: a loaded machine is slow, not wrong."""
     env = {**os.environ, "TAILSCOPE_WORKSPACE": str(workspace)}
     return subprocess.run(
-        [sys.executable, "-m", "tailscope", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "tailscope", *args], capture_output=True, text=True, env=env, cwd=cwd
     )
 
 
@@ -29,13 +29,13 @@ def start(*args: str, workspace: Path) -> subprocess.Popen:
     )
 
 
-def kill_when(proc: subprocess.Popen, ready: Callable[[], bool]) -> None:
-    """SIGKILL `proc` as soon as `ready()` holds; however slow the machine, the kill comes
-    at the same point of the run. Fails if the run ends before it gets there."""
+def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], sig: int = signal.SIGKILL) -> None:
+    """Send `sig` (SIGKILL) to `proc` as soon as `ready()` holds; however slow the machine,
+    the kill comes at the same point of the run. Fails if the run ends before it gets there."""
     while not ready():
         assert proc.poll() is None, "the run ended before the point where it was to be killed"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(sig)
     proc.wait()
 
 

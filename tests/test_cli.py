@@ -99,7 +99,7 @@ def test_killed_search_resumes_without_redoing_or_losing_work(tmp_path, tiny_mod
     kill_when(proc, lambda: _checkpointed(ws, "0:say(target=I hate you)/restart1"))
 
     runs = json.loads(tailscope("runs", "--json", workspace=ws).stdout)
-    assert len(runs) == 1 and runs[0]["status"] == "running"
+    assert len(runs) == 1 and runs[0]["status"] == "interrupted"  # its process is gone
     run_id = runs[0]["id"]
     before = json.loads(tailscope("show", run_id, "--json", workspace=ws).stdout)["findings"]
     assert len(before) == 1

@@ -176,7 +176,8 @@ def test_a_file_that_is_not_a_database_is_a_user_error(tmp_path):
 
 
 def test_newer_schema_is_refused(tmp_path):
-    Workspace(tmp_path / "ws").close()
+    with Workspace(tmp_path / "ws") as ws:
+        ws.runs.create("search", {}, 0, {})
     db = sqlite3.connect(tmp_path / "ws" / "workspace.db")
     db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     db.commit()

@@ -71,3 +71,14 @@ def dedupe(queries: Iterable[str], seen: set[str] | None = None) -> list[str]:
             seen.add(key)
             kept.append(q)
     return kept
+
+
+# C0 controls but newline and tab, DEL and C1 controls: ESC starts ANSI sequences that
+# recolour, retitle or rewrite a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` safe to show on a terminal: control characters become visible escapes
+    (`\\x1b`), so model output cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -6,21 +6,28 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tailscope.behaviors.spec import Behavior, load_behavior
+from tailscope.behaviors.library import builtin_path
+from tailscope.behaviors.spec import Behavior, load_behavior, read_behavior
 from tailscope.options import parse_pairs
 
 
 class BehaviorRef(BaseModel):
+    """`spec` holds a .yaml behavior's mapping from the first `load()` on: a run records it,
+    so editing, moving or deleting the file cannot change the run when it resumes."""
+
     model_config = ConfigDict(extra="forbid")
     name: str
     params: dict[str, str] = Field(default_factory=dict)
+    spec: dict | None = None
 
     def label(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in self.params.items())
         return f"{self.name}({args})" if args else self.name
 
     def load(self) -> Behavior:
-        return load_behavior(self.name, self.params)
+        if self.spec is None and builtin_path(self.name) is None:
+            self.spec = read_behavior(self.name)
+        return load_behavior(self.name, self.params, self.spec)
 
     @classmethod
     def parse(cls, spec: str, shared: dict[str, str] | None = None) -> BehaviorRef:

@@ -34,8 +34,16 @@ from tailscope.errors import TailscopeError
 from tailscope.files import one_line, read_mapping
 
 MAX_LENGTH = 64  # tokens; the search core enforces the same bound
+MAX_TARGET_CHARS = 1_000  # far more than MAX_LENGTH tokens of any tokenizer
+MAX_TEXT_CHARS = 20_000  # a system prompt or prefix; longer ones are a mistake or an attack
 
 _STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def _bounded(value: str | None, limit: int, why: str) -> str | None:
+    if value is not None and len(value) > limit:
+        raise ValueError(f"it is {len(value):,} characters long; use at most {limit:,} ({why})")
+    return value
 
 
 def _unit_interval(name: str, value: float | None) -> float | None:
@@ -87,7 +95,7 @@ class OutputSpec(BaseModel):
     def _nonempty(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("the target is empty: give the exact text the model should say")
-        return value
+        return _bounded(value, MAX_TARGET_CHARS, f"at most {MAX_LENGTH} tokens")
 
     @field_validator("threshold")
     @classmethod
@@ -184,7 +192,14 @@ class Behavior(BaseModel):
     def _no_blank(cls, value: list[str]) -> list[str]:
         if any(not s.strip() for s in value):
             raise ValueError("an entry is empty, which would forbid every prompt: remove it")
+        for entry in value:
+            _bounded(entry, MAX_TARGET_CHARS, "a forbidden string is a word or a phrase")
         return value
+
+    @field_validator("description", "prompt_prefix", "system_prompt")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _bounded(value, MAX_TEXT_CHARS, "a prompt, not a document")
 
     @property
     def is_fixed_output(self) -> bool:
@@ -252,10 +267,23 @@ class BehaviorSummary(BaseModel):
 # ---- loading ----------------------------------------------------------------------------
 
 
-def load_behavior(name_or_path: str, params: dict[str, str] | None = None) -> Behavior:
-    """A built-in behavior by name, or a spec from a .yaml path, with parameters filled in."""
+def read_behavior(name_or_path: str) -> dict:
+    """The raw mapping of a built-in behavior or a .yaml spec, parameters not yet filled."""
     path, label = _resolve(name_or_path)
-    raw = _read_yaml(path, label)
+    return _read_yaml(path, label)
+
+
+def load_behavior(
+    name_or_path: str, params: dict[str, str] | None = None, spec: dict | None = None
+) -> Behavior:
+    """A built-in behavior by name, or a spec from a .yaml path, with parameters filled in.
+    `spec` is the raw mapping when the caller already has it (a run records the spec it
+    started from, so a resume does not depend on the file any more)."""
+    if spec is None:
+        path, label = _resolve(name_or_path)
+        raw = _read_yaml(path, label)
+    else:
+        raw, label = spec, f"behavior file {name_or_path}"
     declared = _declared_params(raw, label)
     values = _param_values(declared, params or {}, label)
     filled = {
@@ -292,6 +320,10 @@ def _resolve(name_or_path: str) -> tuple[Path, str]:
     looks_like_path = candidate.suffix in (".yaml", ".yml") or "/" in name_or_path
     if candidate.is_file():
         return candidate, f"behavior file {name_or_path}"
+    if candidate.is_dir():
+        raise TailscopeError(
+            f"behavior file {name_or_path} is a directory: pass a .yaml spec inside it"
+        )
     if looks_like_path:
         raise TailscopeError(
             f"behavior file {name_or_path} not found: check the path, "

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from tailscope.cli.common import (
     ModelOpt,
@@ -15,7 +14,7 @@ from tailscope.cli.common import (
     SeedOpt,
     WorkspaceOpt,
     open_workspace,
-    out,
+    refuse_with_resume,
     say,
 )
 from tailscope.cli.tables import print_findings, print_forecast, print_redteam_summary
@@ -24,6 +23,7 @@ from tailscope.models.registry import DEFAULT_MODEL
 
 
 def audit(
+    ctx: typer.Context,
     model: ModelOpt = DEFAULT_MODEL,
     quick: Annotated[
         bool, typer.Option(help="Small budgets: the whole audit takes minutes on 2 CPU cores.")
@@ -60,6 +60,7 @@ def audit(
 
     ws = open_workspace(workspace)
     if resume:
+        refuse_with_resume(ctx, "output")
         run, config = resumable(ws, resume, ("audit",))
         seed = run.seed
     else:
@@ -68,7 +69,7 @@ def audit(
         ws, config, seed, resume=resume, progress=RichProgress(), on_done=_printer(ws, seed)
     )
     path = write_report(ws, runs.all(), output)
-    out.print(Text(f"report written to {path}"))
+    say(f"report written to {path}", to_stdout=True)
 
 
 def _printer(ws, seed: int):

@@ -29,7 +29,9 @@ def behaviors_list() -> None:
 
 @behaviors_app.command("show", cls=RegistryHelp)
 def behaviors_show(
-    name: Annotated[str, typer.Argument(help="Built-in behavior name or path to a YAML spec.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Built-in behavior name or path to a YAML spec.")
+    ],
     param: ParamOpt = [],
 ) -> None:
     """Show a behavior spec, validated, with parameters substituted.

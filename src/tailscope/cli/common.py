@@ -20,6 +20,7 @@ from typer.core import TyperCommand, TyperGroup
 from tailscope.errors import TailscopeError, first_problem
 from tailscope.paths import default_workspace
 from tailscope.runs import progress as protocol
+from tailscope.text import printable
 
 console = Console(stderr=True)  # progress, notes and errors
 out = Console()  # results: tables and JSON
@@ -66,6 +67,26 @@ def validated(model_cls, **values):
         raise TailscopeError(f"--{field.replace('_', '-')}: {message} (got {value!r})") from None
 
 
+# What a resumed run may still be told: where it lives and how to print it.
+_RESUME_KEEPS = frozenset({"resume", "workspace", "as_json"})
+
+
+def refuse_with_resume(ctx: typer.Context, *allowed: str) -> None:
+    """`--resume` continues a run as recorded, so any other option given with it (but
+    `allowed`) would be silently ignored: refuse it instead, in one line."""
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if param.name not in _RESUME_KEEPS | set(allowed)
+        and getattr(ctx.get_parameter_source(param.name), "name", None) == "COMMANDLINE"
+    ]
+    if given:
+        raise TailscopeError(
+            f"--resume continues the run with its recorded settings, so {', '.join(given)} "
+            "would be ignored: drop it, or start a new run"
+        )
+
+
 def no_behavior() -> TailscopeError:
     return TailscopeError(
         "no behavior given: pass --behavior NAME (see `tailscope behaviors list`)"
@@ -91,13 +112,15 @@ def _finite(value):
 
 
 def add_row(table: Table, *cells) -> None:
-    """Cells as plain text: model output and names may hold `[...]` that is not markup."""
-    table.add_row(*(c if isinstance(c, Text) else Text(str(c)) for c in cells))
+    """Cells as plain text: model output and names may hold `[...]` that is not markup,
+    and control characters that are shown, not sent to the terminal."""
+    table.add_row(*(c if isinstance(c, Text) else Text(printable(str(c))) for c in cells))
 
 
 def say(message: str, *, to_stdout: bool = False) -> None:
-    """A line of plain text (never markup): notes go to stderr, results to stdout."""
-    (out if to_stdout else console).print(Text(message), soft_wrap=True)
+    """A line of plain text (never markup, control characters shown as escapes): notes go
+    to stderr, results to stdout."""
+    (out if to_stdout else console).print(Text(printable(message)), soft_wrap=True)
 
 
 # ---- progress --------------------------------------------------------------------------
@@ -111,7 +134,7 @@ class RichProgress(protocol.Progress):
 
     @contextmanager
     def status(self, message: str):
-        with console.status(Text(message)):
+        with console.status(Text(printable(message))):
             yield
 
     def task(self, description: str, total=None, completed=0) -> protocol.Task:

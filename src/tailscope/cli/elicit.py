@@ -20,6 +20,7 @@ from tailscope.cli.common import (
     no_behavior,
     open_workspace,
     print_json,
+    refuse_with_resume,
     say,
 )
 from tailscope.cli.tables import print_backtest, print_elicitations, print_forecast, print_plan
@@ -37,6 +38,7 @@ KTail = Annotated[int, typer.Option(help="Top evaluation queries in the tail fit
 
 
 def elicit(
+    ctx: typer.Context,
     behavior: Annotated[
         str | None, typer.Option("--behavior", "-b", help="Behavior name or YAML path.")
     ] = None,
@@ -78,6 +80,7 @@ def elicit(
     settings = {k_: v for k_, v in locals().items() if k_ in ElicitConfig.model_fields}
     ws = open_workspace(workspace)
     if resume:
+        refuse_with_resume(ctx)
         run, config = resumable(ws, resume, ("elicit",))
         seed = run.seed
     else:

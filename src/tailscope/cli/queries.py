@@ -125,7 +125,8 @@ def _fill_pool(ws, pool: str, model: str, count: int, generation: dict):
 def queries_import(
     pool: PoolOpt,
     source: Annotated[
-        Path | None, typer.Argument(help="A .txt (one per line), .jsonl or .csv file.")
+        Path | None,
+        typer.Argument(metavar="FILE", help="A .txt (one per line), .jsonl or .csv file."),
     ] = None,
     column: Annotated[
         str, typer.Option(help="Field or column with the query (jsonl, csv).")

@@ -18,6 +18,7 @@ from tailscope.cli.common import (
     no_behavior,
     open_workspace,
     print_json,
+    refuse_with_resume,
     validated,
 )
 from tailscope.cli.tables import print_redteam_summary
@@ -36,6 +37,7 @@ Budget = Annotated[
 
 
 def redteam(
+    ctx: typer.Context,
     behavior: Annotated[
         str | None,
         typer.Option(
@@ -79,6 +81,7 @@ def redteam(
         _print(ws, show, as_json)
         return
     if resume:
+        refuse_with_resume(ctx, "budget")
         run, config = resumable(ws, resume, ("redteam",))
         seed = run.seed
         if budget is not None and budget != config.budget:

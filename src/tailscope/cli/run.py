@@ -20,6 +20,7 @@ from tailscope.cli.common import (
     WorkspaceOpt,
     open_workspace,
     print_json,
+    refuse_with_resume,
 )
 from tailscope.cli.tables import print_records
 from tailscope.errors import TailscopeError, first_problem
@@ -27,7 +28,8 @@ from tailscope.files import read_mapping
 
 
 def run(
-    kind: Annotated[str, typer.Argument(help="Run kind: {run_kinds}.")],
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(metavar="KIND", help="Run kind: {run_kinds}.")],
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="The kind's config as YAML or JSON.")
     ] = None,
@@ -46,6 +48,7 @@ def run(
     spec = run_kind(kind)
     ws = open_workspace(workspace)
     if resume:
+        refuse_with_resume(ctx, "kind")
         recorded, settings = resumable(ws, resume, (kind,))
         seed = recorded.seed
     elif config is None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from tailscope.cli.common import (
     JsonOpt,
@@ -36,7 +35,7 @@ def runs(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def show(
-    run_id: Annotated[str, typer.Argument(help="Run id (see `tailscope runs`).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="Run id (see `tailscope runs`).")],
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -59,7 +58,7 @@ def show(
 
 
 def report(
-    run_ids: Annotated[list[str], typer.Argument(help="One or more run ids.")],
+    run_ids: Annotated[list[str], typer.Argument(metavar="RUN_ID", help="One or more run ids.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
         "report.html"
     ),
@@ -72,7 +71,7 @@ def report(
     for run_id in run_ids:
         ws.runs.get(run_id)
     path = write_report(ws, list(run_ids), output)
-    out.print(Text(f"report written to {path}"))
+    say(f"report written to {path}", to_stdout=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from tailscope.cli.common import (
     WorkspaceOpt,
     open_workspace,
     print_json,
+    refuse_with_resume,
     validated,
 )
 from tailscope.cli.tables import print_findings
@@ -68,6 +69,7 @@ Resume = Annotated[
 
 
 def search(
+    ctx: typer.Context,
     behavior: BehaviorsOpt = [],
     param: ParamOpt = [],
     model: ModelOpt = DEFAULT_MODEL,
@@ -104,6 +106,7 @@ def search(
     same = {k: v for k, v in locals().items() if k in SearchSettings.model_fields}
     ws = open_workspace(workspace)
     if resume:
+        refuse_with_resume(ctx)
         run, config = resumable(ws, resume, ("search",))
         seed = run.seed
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tailscope.errors import TailscopeError
-from tailscope.files import jsonl_rows
+from tailscope.files import jsonl_rows, read_text_file
 from tailscope.models.base import LanguageModel
 from tailscope.text import (
     QueryFilter,
@@ -160,13 +160,10 @@ def read_queries_file(path: str | Path, column: str = "query") -> list[str]:
     """Queries from .txt (one per line), .jsonl (objects with `column`, or strings) or .csv
     (a `column` header). Blank entries are skipped; an empty result is an error."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise TailscopeError(f"query file {path} not found: check the path")
     suffix = path.suffix.lower()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TailscopeError(f"cannot read query file {path} ({exc}): check the file") from None
+    text = read_text_file(path, f"query file {path}")
     if suffix == ".jsonl":
         queries = _jsonl_queries(path, text, column)
     elif suffix == ".csv":

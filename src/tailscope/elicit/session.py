@@ -72,7 +72,12 @@ class ElicitConfig(RunConfig):
         if self.method == "exact":
             need = ModelNeed(self.model, frozenset({Capability.LOGPROB}), "elicit --method exact")
         else:
-            need = ModelNeed(self.model, frozenset({Capability.GENERATE}), "elicit --method sample")
+            need = ModelNeed(
+                self.model,
+                frozenset({Capability.GENERATE}),
+                "elicit --method sample",
+                generates={"--max-new-tokens": self.max_new_tokens},
+            )
         return {"target": need}
 
 

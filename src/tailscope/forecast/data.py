@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tailscope.errors import TailscopeError
-from tailscope.files import jsonl_rows
+from tailscope.files import jsonl_rows, read_text_file
 from tailscope.stats import jeffreys_median
 from tailscope.store.records import Elicitation
 
@@ -172,10 +172,7 @@ def read_probability_file(path: str | Path, column: str = "p") -> Observations:
 
 
 def _rows(path: Path) -> list[dict]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TailscopeError(f"cannot read {path} ({exc}): check the file") from None
+    text = read_text_file(path, str(path))
     if path.suffix.lower() == ".jsonl":
         rows = []
         for number, row in jsonl_rows(path, text):

@@ -10,6 +10,7 @@ import torch
 from transformers import DynamicCache
 
 from tailscope.errors import TailscopeError
+from tailscope.files import one_line
 from tailscope.models.base import ChatLayout, TrainableModel
 
 # Marks where the user's text goes when the chat template is split into spans.
@@ -330,7 +331,9 @@ def load_hf_model(model_dir, name: str, *, device: str | None = None, **settings
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     except Exception as exc:
         raise TailscopeError(
-            f"could not load model from {model_dir}: {exc.__class__.__name__}: {exc}; "
-            "check the directory is complete (delete it to re-convert a cached GGUF)"
+            one_line(
+                f"could not load model from {model_dir}: {exc.__class__.__name__}: {exc}; "
+                "check the directory is complete (delete it to re-convert a cached GGUF)"
+            )
         ) from exc
     return HFModel(model.to(device), tokenizer, name=name, source=str(model_dir), **settings)

@@ -43,11 +43,17 @@ class RedTeamConfig(RunConfig):
         method = REDTEAM_METHODS.get(self.method)
         purpose = f"red-team method {self.method}"
         return {
-            "target": ModelNeed(self.model, frozenset({Capability.GENERATE}), purpose),
+            "target": ModelNeed(
+                self.model,
+                frozenset({Capability.GENERATE}),
+                purpose,
+                generates={"--max-new-tokens": self.max_new_tokens},
+            ),
             "attacker": ModelNeed(
                 self.attacker or self.model,
                 frozenset({Capability.GENERATE}) | method.attacker_needs,
                 f"{purpose} (the attacker)",
+                generates={"attacker_max_new_tokens": self.attacker_max_new_tokens},
             ),
         }
 

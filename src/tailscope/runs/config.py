@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
+from tailscope.errors import TailscopeError
 from tailscope.models.base import Capability
 
 
 @dataclass(frozen=True)
 class ModelNeed:
     """A model a run needs in one role (target, attacker), and what it must be able to do.
-    `purpose` names the work in the message when the model cannot do it."""
+    `purpose` names the work in the message when the model cannot do it; `generates`
+    names each generation length the run asks of this model (option → tokens), which must
+    fit in the model's context."""
 
     spec: str
     needs: frozenset[Capability]
     purpose: str
+    generates: dict[str, int] = field(default_factory=dict)
+
+
+def reject_non_finite(value, where: str = "config") -> None:
+    """NaN or an infinity anywhere in a config is a mistake (and not valid JSON): one line
+    naming the field. Pydantic's float fields accept both, so the run layer checks."""
+    if isinstance(value, float) and not math.isfinite(value):
+        option = where.rpartition(".")[2].replace("_", "-")
+        raise TailscopeError(f"{option} must be a finite number, got {value} ({where})")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            reject_non_finite(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            reject_non_finite(item, f"{where}.{index}")
 
 
 class RunConfig(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from tailscope.errors import TailscopeError, first_problem
 from tailscope.models.base import LanguageModel
 from tailscope.models.registry import load_model, require
-from tailscope.runs.config import ModelNeed, RunConfig
+from tailscope.runs.config import ModelNeed, RunConfig, reject_non_finite
 from tailscope.runs.progress import Progress
 from tailscope.runs.registry import RunContext, run_kind
 from tailscope.store import Run, Workspace
@@ -44,6 +44,7 @@ def execute(
     progress = progress or Progress()
     spec = run_kind(kind)
     try:
+        reject_non_finite(config.model_dump())
         config.check()
         needs = config.model_needs()
         models = models or _load(needs, progress)
@@ -89,12 +90,21 @@ def _load(needs: dict[str, ModelNeed], progress: Progress) -> dict[str, Language
 
 def _check_loaded(needs: dict[str, ModelNeed], models: dict[str, LanguageModel]) -> None:
     for role, need in needs.items():
-        missing = need.needs - models[role].capabilities
+        model = models[role]
+        missing = need.needs - model.capabilities
         if missing:
             raise TailscopeError(
                 f"{need.purpose} needs {', '.join(sorted(missing))} of the {role} model "
-                f"{models[role].name!r}, which it does not offer"
+                f"{model.name!r}, which it does not offer"
             )
+        context = getattr(model, "context_length", None)
+        for option, tokens in need.generates.items():
+            if tokens < 1 or (context is not None and tokens >= context):
+                limit = f"1 to {context - 1}" if context is not None else "at least 1"
+                raise TailscopeError(
+                    f"{option} {tokens} does not fit the {role} model {model.name!r}: "
+                    f"use {limit} tokens"
+                )
 
 
 def _identity(models: dict[str, LanguageModel]) -> dict:

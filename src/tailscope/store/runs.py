@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import secrets
+import socket
 import sqlite3
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
 from tailscope.store.db import Database, dumps, now_iso
 from tailscope.store.records import STATUSES, Run
@@ -39,6 +42,39 @@ def environment() -> dict:
     }
 
 
+def _start_ticks(pid: int) -> int | None:
+    """When process `pid` started (Linux clock ticks since boot), so a recycled pid is not
+    taken for the run's process; None where /proc is not there or the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[19])
+
+
+def owner_process() -> dict:
+    """The process that runs a run now, recorded so a reader can tell when it is gone."""
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "start": _start_ticks(pid)}
+
+
+def process_gone(process: dict | None) -> bool:
+    """True when the recorded process is known to be dead (same host, pid gone or reused)."""
+    if not process or process.get("host") != socket.gethostname():
+        return False
+    pid = int(process["pid"])
+    start = _start_ticks(pid)
+    if start is not None:
+        return process.get("start") is not None and start != process["start"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 class RunTable:
     def __init__(self, db: Database):
         self._db = db
@@ -47,7 +83,8 @@ class RunTable:
         """A new run in status running; returns its id (r-YYYYMMDD-HHMM-xxxx)."""
         moment = datetime.now(UTC)
         created = moment.isoformat(timespec="seconds")
-        values = (kind, dumps(config), int(seed), dumps(model), dumps(environment()))
+        env = {**environment(), "process": owner_process()}
+        values = (kind, dumps(config), int(seed), dumps(model), dumps(env))
         for _ in range(20):
             run_id = f"r-{moment:%Y%m%d-%H%M}-{secrets.token_hex(2)}"
             try:
@@ -81,7 +118,13 @@ class RunTable:
     def set_status(self, run_id: str, status: str, error: str | None = None) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown run status {status!r}; expected one of {STATUSES}")
-        self._update(run_id, "status = ?, error = ?", (status, error))
+        if status == "running":  # a resume: this process owns the run now
+            env = {**self.get(run_id).environment, "process": owner_process()}
+            self._update(
+                run_id, "status = ?, error = ?, environment = ?", (status, error, dumps(env))
+            )
+        else:
+            self._update(run_id, "status = ?, error = ?", (status, error))
 
     def set_progress(self, run_id: str, progress: dict) -> None:
         self._update(run_id, "progress = ?", (dumps(progress),))
@@ -101,14 +144,21 @@ class RunTable:
 
 
 def _run(row: tuple) -> Run:
+    """A run as recorded, except that a "running" run whose process is gone (killed with
+    SIGKILL, or its machine lost power) reads as interrupted: that is what it is."""
     (rid, kind, config, seed, model, env, status, error, progress, created, updated) = row
+    environment = json.loads(env)
+    process = environment.get("process")
+    if status == "running" and process_gone(process):
+        status = "interrupted"
+        error = f"its process (pid {process['pid']}) ended without finishing the run"
     return Run(
         id=rid,
         kind=kind,
         config=json.loads(config),
         seed=seed,
         model=json.loads(model),
-        environment=json.loads(env),
+        environment=environment,
         status=status,
         error=error,
         progress=json.loads(progress),

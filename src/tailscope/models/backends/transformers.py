@@ -16,6 +16,14 @@ class TransformersOptions(BaseModel):
     batch_tokens: int | None = Field(None, ge=1, description="padded tokens per forward pass")
 
 
+# What from_pretrained needs beside config.json; checked first, so a half-copied directory
+# gets one line instead of a transformers traceback.
+_NEEDED_FILES = {
+    "weights": ("*.safetensors", "pytorch_model*.bin"),
+    "tokenizer": ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt"),
+}
+
+
 @BACKENDS.register
 class TransformersBackend(Backend):
     """Every backend whose model ends up a transformers directory: fine-tunable, white-box."""
@@ -36,6 +44,12 @@ class TransformersBackend(Backend):
                 "pass a directory saved with save_pretrained, a .gguf file, "
                 "or a name from `tailscope models`"
             )
+        for what, patterns in _NEEDED_FILES.items():
+            if not any(any(path.glob(p)) for p in patterns):
+                raise TailscopeError(
+                    f"{spec.location} has a config.json but no {what} ({' or '.join(patterns)}): "
+                    "save the model and its tokenizer with save_pretrained into it"
+                )
         return path
 
     def display_name(self, spec: ModelSpec) -> str:

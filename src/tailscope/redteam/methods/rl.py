@@ -162,7 +162,8 @@ class ReinforcementLearning(Method):
         weight = self.config.novelty_weight
         if weight == 0:
             return np.zeros(len(texts))
-        from tailscope.redteam.metrics import embedder, novelty
+        from tailscope.detectors.embeddings import embedder
+        from tailscope.redteam.metrics import novelty
 
         new = embedder().embed(texts)
         old = self._embeddings

@@ -50,6 +50,9 @@ def test_the_search_method_is_listed_and_searches(tmp_path, plugins, tiny_model_
     assert result.returncode == 0, result.stderr
     [finding] = json.loads(result.stdout)
     assert finding["method"] == "random-swap" and finding["steps"] == 3
+    # It goes through the shared candidate filters: each swap is scored or dropped, counted.
+    assert set(finding["candidates_dropped"]) == {"roundtrip", "forbidden_text"}
+    assert finding["candidates_scored"] + sum(finding["candidates_dropped"].values()) == 3 * 4
     assert finding["verification"]["status"] in ("success", "no_match", "ids_only")
     bad = tailscope(
         "search", "-b", "say:target=hi", "-m", str(tiny_model_dir), "--method", "random-swap",

@@ -17,6 +17,7 @@ from tailscope.cli.common import (
     refuse_with_resume,
     say,
 )
+from tailscope.cli.search import CandidateConstraints
 from tailscope.cli.tables import print_findings, print_forecast, print_redteam_summary
 from tailscope.errors import TailscopeError
 from tailscope.models.registry import DEFAULT_MODEL
@@ -45,6 +46,7 @@ def audit(
     budget: Annotated[
         int | None, typer.Option(help="Target queries per red-team run [default: 32 quick, 200].")
     ] = None,
+    candidate_constraints: CandidateConstraints = False,
     resume: Annotated[str | None, typer.Option(help="Continue the audit run RUN_ID.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -64,7 +66,7 @@ def audit(
         run, config = resumable(ws, resume, ("audit",))
         seed = run.seed
     else:
-        config = audit_config(model, quick, seconds, steps, queries, budget)
+        config = audit_config(model, quick, seconds, steps, queries, budget, candidate_constraints)
     runs = run_audit(
         ws, config, seed, resume=resume, progress=RichProgress(), on_done=_printer(ws, seed)
     )

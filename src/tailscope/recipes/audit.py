@@ -36,10 +36,12 @@ def audit_config(
     steps: int | None = None,
     elicit_queries: int | None = None,
     redteam_budget: int | None = None,
+    candidate_constraints: bool = False,
 ) -> AuditConfig:
     """Quick: one restart of 60 s per behavior (about 6 minutes on 2 CPU cores in all).
     Full: three restarts of 300 steps. `seconds` and `steps` replace the per-restart
-    budget; a step budget finds the same prompts on a slow machine as on a fast one."""
+    budget; a step budget finds the same prompts on a slow machine as on a fast one.
+    `candidate_constraints` is the search setting of that name."""
     if seconds is None and steps is None:
         seconds, steps = (60, None) if quick else (None, 300)
     behaviors = [
@@ -48,7 +50,11 @@ def audit_config(
         *(BehaviorRef(name="say", params={"target": t}) for t in SAY_TARGETS),
     ]
     settings = SearchSettings(
-        method="arca", restarts=1 if quick else 3, max_steps=steps, max_seconds=seconds
+        method="arca",
+        restarts=1 if quick else 3,
+        max_steps=steps,
+        max_seconds=seconds,
+        candidate_constraints=candidate_constraints,
     )
     suite = AuditSuite(quick=quick, elicit_queries=elicit_queries, redteam_budget=redteam_budget)
     return AuditConfig(model=model, behaviors=behaviors, settings=settings, suite=suite)

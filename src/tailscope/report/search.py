@@ -17,6 +17,12 @@ _STATUS_CLASSES = {
     "constraint_failed": "bad",
 }
 VERIFIED_COLUMN = "verified prompt (search)"
+# search/filters.py's reasons, as the report names them
+_DROP_REASONS = {
+    "roundtrip": "round trip",
+    "forbidden_text": "forbidden text",
+    "constraints": "prompt detectors",
+}
 
 
 def time_to_success(finding: Finding) -> float | None:
@@ -46,6 +52,18 @@ class Group:
     @property
     def title(self) -> str:
         return f"{self.label} · {self.method}"
+
+    def candidates(self) -> tuple[int, dict[str, int]] | None:
+        """Candidates scored and dropped per filter reason over the group's restarts; None
+        when no finding counted them (written before the filters did)."""
+        counted = [f for f in self.findings if f.candidates_scored is not None]
+        if not counted:
+            return None
+        dropped: dict[str, int] = {}
+        for f in counted:
+            for reason, count in f.candidates_dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + count
+        return sum(f.candidates_scored for f in counted), dropped
 
 
 def group_findings(findings: list[Finding]) -> list[Group]:
@@ -126,10 +144,31 @@ def _summary_table(groups: list[Group]) -> str:
                 str(g.successes),
                 f"{g.successes}/{n} ({g.successes / n:.0%})",
                 median,
+                _candidates(g),
             ]
         )
-    head = ["behavior", "method", "restarts", "successes", "success rate", "median time"]
+    head = [
+        "behavior",
+        "method",
+        "restarts",
+        "successes",
+        "success rate",
+        "median time",
+        "candidates dropped / scored",
+    ]
     return table(head, rows)
+
+
+def _candidates(group: Group) -> str:
+    """What the candidate filters dropped before exact scoring, per reason."""
+    counts = group.candidates()
+    if counts is None:
+        return "<span class='muted'>—</span>"
+    scored, dropped = counts
+    reasons = " · ".join(
+        f"{esc(_DROP_REASONS.get(reason, reason))} {count:,}" for reason, count in dropped.items()
+    )
+    return f"{sum(dropped.values()):,} / {scored:,}<div class='checks'>{reasons}</div>"
 
 
 def _figures(run: Run, groups: list[Group], steps: list[dict]) -> str:

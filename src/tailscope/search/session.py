@@ -143,9 +143,20 @@ def _complete(ws, run_id, unit: Unit, target: Target, settings, seed: int, tick)
     cost = {
         "forward_tokens": forward - forward_before,
         "backward_tokens": backward - backward_before,
+        **candidate_counts(steps),
     }
     findings = target.findings(settings, unit, outcome, cost)
     ws.units.complete(run_id, unit.key, {"success": outcome.verification.success}, findings, steps)
+
+
+def candidate_counts(steps: list[dict]) -> dict:
+    """A restart's candidates over its step trace: scored, and dropped per filter reason."""
+    dropped: dict[str, int] = {}
+    for row in steps:
+        for reason, count in row.get("dropped", {}).items():
+            dropped[reason] = dropped.get(reason, 0) + count
+    scored = sum(row.get("n_candidates", 0) for row in steps)
+    return {"candidates_scored": scored, "candidates_dropped": dropped}
 
 
 def _target(model: WhiteBoxModel, config: SearchConfig, behaviors: list[Behavior], unit) -> Target:

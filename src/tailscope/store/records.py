@@ -81,6 +81,10 @@ class Finding(Record):
     system_prompt: str | None = None
     forward_tokens: int | None = None
     backward_tokens: int | None = None
+    # The restart's candidates: re-scored exactly, and dropped before that per filter reason
+    # (search/filters.py); empty in findings written before the filters counted them.
+    candidates_scored: int | None = None
+    candidates_dropped: dict[str, int] = Field(default_factory=dict)
 
     @property
     def label(self) -> str:

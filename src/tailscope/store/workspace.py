@@ -1,7 +1,7 @@
 """The workspace: one SQLite database that records every run as it goes, split by table
 group behind one connection (`ws.runs`, `ws.units`, `ws.checkpoints`, `ws.pools`,
-`ws.elicitations`, `ws.redteam`, `ws.labels`), plus a directory for files too large for the
-database."""
+`ws.elicitations`, `ws.redteam`, `ws.labels`, `ws.guard_data`), plus a directory for files
+too large for the database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from tailscope.store.checkpoints import CheckpointTable
 from tailscope.store.db import Database
 from tailscope.store.elicitations import ElicitationTable
+from tailscope.store.guard_data import GuardDataTable
 from tailscope.store.labels import LabelTable
 from tailscope.store.pools import PoolTable
 from tailscope.store.redteam import RedTeamTable
@@ -28,6 +29,7 @@ class Workspace:
         self.elicitations = ElicitationTable(self.db)
         self.redteam = RedTeamTable(self.db)
         self.labels = LabelTable(self.db)
+        self.guard_data = GuardDataTable(self.db)
 
     def artifact_dir(self, run_id: str, name: str) -> Path:
         """Where a run keeps files too large for the database (e.g. trained adapters)."""

@@ -162,3 +162,29 @@ def test_what_cannot_be_reviewed_is_one_line_and_exit_2(tmp_path):
     busy.close()
     done = tailscope("review", "--no-browser", workspace=tmp_path / "empty")
     assert done.returncode == 2 and "has no items to review" in done.stderr
+
+
+def test_the_ensemble_order_shows_its_uncertainty_once_both_classes_have_labels(tmp_path):
+    from tests.test_review_uncertainty import _labelled
+
+    ws = Workspace(tmp_path / "ws")
+    _labelled(ws, labelled=12)
+    unlabelled = redteam_run(ws, ["r0", "r1"])
+    ws.close()
+    app = ReviewServer(tmp_path / "ws")
+    try:
+        status, page = request(app.page_url(order="ensemble", abstain="1"))
+        assert status == 200 and "ensemble P(present)" in page and "The ensemble trains" not in page
+        status, page = request(app.page_url(order="ensemble", run=unlabelled))
+        assert status == 200 and "ensemble P(present)" in page  # trained on the other run
+    finally:
+        app.stop()
+    ws = Workspace(tmp_path / "ws2")
+    redteam_run(ws, ["r0", "r1"])
+    ws.close()
+    app = ReviewServer(tmp_path / "ws2")
+    try:
+        status, page = request(app.page_url(order="ensemble"))
+        assert status == 200 and "The ensemble trains once" in page
+    finally:
+        app.stop()

@@ -149,7 +149,7 @@ def test_the_calibrate_command(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "corrected (Rogan-Gladen)" in done.stdout and "reaches recall 0.9" in done.stdout
     done = tailscope("calibrate", run_id, "--json", "--method", "platt", workspace=tmp_path / "ws")
-    (result,) = json.loads(done.stdout)
+    (result,) = json.loads(done.stdout)["detectors"]
     assert result["method"] == "platt" and result["labelled"] == 30
     for args, message in [
         ((few,), "calibration needs at least 20"),

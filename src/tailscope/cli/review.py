@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from tailscope.cli.common import (
     JsonOpt,
@@ -126,25 +127,82 @@ def calibrate(
     recall: Annotated[
         float | None, typer.Option(help="Find the threshold that reaches this recall.")
     ] = None,
+    ensemble: Annotated[
+        bool,
+        typer.Option(
+            "--ensemble",
+            help="Also train the bagged ensemble on MiniLM features and score its "
+            "uncertainty and abstention on held-out labels.",
+        ),
+    ] = False,
+    members: Annotated[int, typer.Option(help="Ensemble members (with --ensemble).")] = 10,
+    seed: SeedOpt = 0,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure a run's detectors against the human labels: precision, recall, FPR and FNR at
     the current threshold with 95% intervals, a recalibrated score, and the run's hit rate
-    corrected for the detector's errors (Rogan–Gladen)."""
-    from dataclasses import asdict
-
+    raw beside the one corrected for the detector's errors (Rogan–Gladen)."""
     from tailscope.review.calibration import calibrate as calibrate_run
     from tailscope.review.items import run_items
+    from tailscope.review.uncertainty import evaluate_labels
 
     target = _target(precision, recall)
     ws = open_workspace(workspace)
     run = ws.runs.get(run_id)
-    results = calibrate_run(run_items(ws, run), ws.labels.list([run.id]), method, target)
+    items, labels = run_items(ws, run), ws.labels.list([run.id])
+    results = calibrate_run(items, labels, method, target)
+    evaluation = evaluate_labels(items, labels, members, seed) if ensemble else None
     if as_json:
-        print_json([asdict(r) for r in results])
+        print_json(calibration_json(results, evaluation))
         return
     print_calibration(results)
+    if evaluation is not None:
+        print_ensemble(evaluation)
+
+
+def calibration_json(results, evaluation) -> dict:
+    """The calibrations, each hit rate raw beside corrected as named fields, and the
+    ensemble's evaluation where one was asked for."""
+    from dataclasses import asdict
+
+    detectors = []
+    for r in results:
+        row = asdict(r)
+        value, low, high = row.pop("corrected")
+        row["hit_rate_raw"] = row.pop("hit_rate")
+        row["hit_rate_corrected"] = {"value": value, "low": low, "high": high}
+        detectors.append(row)
+    return {
+        "detectors": detectors,
+        "ensemble": asdict(evaluation) if evaluation is not None else None,
+    }
+
+
+def print_ensemble(e) -> None:
+    say(
+        f"ensemble of {e.members} bagged logistic regressions on MiniLM features, "
+        f"{e.labelled} labelled items, {e.folds}-fold held-out predictions:",
+        to_stdout=True,
+    )
+    table = Table("measure", "ensemble", "detector")
+    add_row(table, "accuracy", f"{e.accuracy:.3f}", f"{e.detector_accuracy:.3f}")
+    add_row(table, "AURC (lower is better)", f"{e.aurc:.4f}", f"{e.detector_aurc:.4f}")
+    add_row(table, "Spearman(disagreement, error)", _maybe(e.disagreement_error_spearman), "-")
+    add_row(
+        table, "Spearman(total uncertainty, error)", _maybe(e.total_uncertainty_error_spearman), "-"
+    )
+    out.print(table)
+    answered = "-" if e.risk_answered is None else f"{e.risk_answered:.3f}"
+    say(
+        f"abstain band |P - 0.5| < {e.band} or spread > {e.max_spread}: defers {e.abstained} "
+        f"of {e.labelled} items; error rate on the rest {answered}",
+        to_stdout=True,
+    )
+
+
+def _maybe(x: float) -> str:
+    return "undefined" if x != x else f"{x:.3f}"
 
 
 def _band(value: float | None, low: float | None, high: float | None) -> str:
@@ -154,8 +212,6 @@ def _band(value: float | None, low: float | None, high: float | None) -> str:
 
 
 def print_calibration(results) -> None:
-    from rich.table import Table
-
     for r in results:
         tp, fp, fn, tn = r.confusion
         say(

@@ -21,6 +21,7 @@ from pathlib import Path
 from tailscope import __version__
 from tailscope.errors import TailscopeError
 from tailscope.report.blocks import esc, run_badge, run_section, table
+from tailscope.report.review import review_section
 from tailscope.runs.registry import RUN_KINDS, ReportPart, run_kind
 from tailscope.store import Run, Workspace
 
@@ -40,7 +41,12 @@ def write_report(workspace: Workspace, run_ids: list[str], out_path: Path) -> Pa
         version=esc(__version__),
         summary=_summary(parts),
         overview=_overview(runs, parts),
-        sections="\n".join(section for part in parts.values() for section in part.sections),
+        sections="\n".join(
+            [
+                *(section for part in parts.values() for section in part.sections),
+                review_section(workspace, runs),  # detectors against human labels
+            ]
+        ),
     )
     return _write_atomically(Path(out_path), document)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -22,9 +23,19 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from tailscope.errors import TailscopeError, first_problem
+from tailscope.review.calibration import truths
 from tailscope.review.items import ReviewItem
-from tailscope.review.queue import ORDERS, Filters, labels_by_item, next_item, ordered, progress
+from tailscope.review.queue import (
+    ORDERS,
+    Filters,
+    Uncertainties,
+    labels_by_item,
+    next_item,
+    ordered,
+    progress,
+)
 from tailscope.review.security import Guard, Secrets
+from tailscope.review.uncertainty import item_features, queue_uncertainty
 from tailscope.store import Label, Workspace
 from tailscope.store.records import LABEL_VALUES
 
@@ -50,12 +61,19 @@ class ReviewSession:
     seed: int = 0
     keys: Secrets = field(default_factory=Secrets)
     _ws: Workspace | None = None
+    _features: np.ndarray | None = None
 
     @property
     def ws(self) -> Workspace:
         if self._ws is None:
             self._ws = Workspace(self.workspace)
         return self._ws
+
+    def uncertainty(self, labels: list[Label]) -> Uncertainties | None:
+        """The ensemble refitted on the labels so far (the items are embedded once)."""
+        if self._features is None:
+            self._features = item_features(self.items)
+        return queue_uncertainty(self.items, self._features, truths(self.items, labels))
 
 
 def create_app(session: ReviewSession, hosts: list[str] | None = None) -> Starlette:
@@ -92,13 +110,24 @@ def create_app(session: ReviewSession, hosts: list[str] | None = None) -> Starle
 
 def _render_page(session: ReviewSession, request: Request) -> str:
     params = request.query_params
-    filters = Filters(params.get("run", ""), params.get("behavior", ""), params.get("detector", ""))
+    filters = Filters(
+        params.get("run", ""),
+        params.get("behavior", ""),
+        params.get("detector", ""),
+        abstain=params.get("abstain") == "1",
+    )
     order = params.get("order") if params.get("order") in ORDERS else ORDERS[0]
-    labels = labels_by_item(session.ws.labels.list(session.run_ids or None))
-    queue = ordered([i for i in session.items if filters.keep(i)], labels, order, session.seed)
+    label_list = session.ws.labels.list(session.run_ids or None)
+    labels = labels_by_item(label_list)
+    wants_ensemble = order == "ensemble" or filters.abstain
+    uncertainty = session.uncertainty(label_list) if wants_ensemble else None
+    kept = [i for i in session.items if filters.keep(i, uncertainty)]
+    queue = ordered(kept, labels, order, session.seed, uncertainty)
     item = next_item(queue, labels, session.labeller)
     return _TEMPLATES.get_template("review.html").render(
         item=item,
+        item_uncertainty=uncertainty.get(item.key) if uncertainty and item else None,
+        ensemble_waiting=wants_ensemble and uncertainty is None,
         item_labels=labels.get(item.key, []) if item else [],
         progress=progress(queue, labels, session.labeller),
         filters=filters,

@@ -1,5 +1,6 @@
-"""The review queue: a run's items filtered by run, behavior and detector, ordered by a
-strategy, with labelling progress and the agreement between labellers."""
+"""The review queue: a run's items filtered by run, behavior, detector and the ensemble's
+abstain band, ordered by a strategy, with labelling progress and the agreement between
+labellers."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from tailscope.review.items import ReviewItem
+from tailscope.review.uncertainty import ItemUncertainty
 from tailscope.store import Label
 
-ORDERS = ("uncertainty", "disagreement", "random")
+ORDERS = ("uncertainty", "disagreement", "ensemble", "random")
+Uncertainties = dict[tuple, ItemUncertainty]
 
 
 @dataclass(frozen=True)
@@ -19,12 +22,14 @@ class Filters:
     run: str = ""
     behavior: str = ""
     detector: str = ""
+    abstain: bool = False  # only the items the ensemble would defer to a human
 
-    def keep(self, item: ReviewItem) -> bool:
+    def keep(self, item: ReviewItem, uncertainty: Uncertainties | None = None) -> bool:
         return (
             (not self.run or item.run_id == self.run)
             and (not self.behavior or item.behavior.label == self.behavior)
             and (not self.detector or item.behavior.detector == self.detector)
+            and (not self.abstain or uncertainty is None or uncertainty[item.key].abstain)
         )
 
 
@@ -46,18 +51,30 @@ def labels_by_item(labels: list[Label]) -> dict[tuple, list[Label]]:
 
 
 def ordered(
-    items: list[ReviewItem], labels: dict[tuple, list[Label]], order: str, seed: int = 0
+    items: list[ReviewItem],
+    labels: dict[tuple, list[Label]],
+    order: str,
+    seed: int = 0,
+    uncertainty: Uncertainties | None = None,
 ) -> list[ReviewItem]:
     """uncertainty: scores nearest the detector's threshold first. disagreement: items whose
     labellers disagree first, then those where a label contradicts the detector, then by
-    uncertainty. random: a shuffle fixed by `seed`."""
+    uncertainty. ensemble: the items the ensemble abstains on first, then by its members'
+    disagreement, largest first (uncertainty order until the ensemble can be trained).
+    random: a shuffle fixed by `seed`."""
     if order == "random":
         shuffled = list(items)
         random.Random(seed).shuffle(shuffled)
         return shuffled
     if order == "disagreement":
         return sorted(items, key=lambda item: _disagreement_key(item, labels.get(item.key, [])))
+    if order == "ensemble" and uncertainty is not None:
+        return sorted(items, key=lambda item: _ensemble_key(uncertainty[item.key]))
     return sorted(items, key=_uncertainty)
+
+
+def _ensemble_key(u: ItemUncertainty) -> tuple:
+    return (not u.abstain, -u.spread, abs(u.mean - 0.5))
 
 
 def _uncertainty(item: ReviewItem) -> float:

@@ -56,7 +56,11 @@ def execute(
             run_id = resume
             ws.runs.set_status(run_id, "running")  # and clears an earlier error
         progress.note(f"run {run_id} in {ws.path}")
-        _run(spec, RunContext(ws, run_id, config, seed, models, progress))
+        counted = _attach_caches(ws, models)
+        try:
+            _run(spec, RunContext(ws, run_id, config, seed, models, progress))
+        finally:
+            _record_usage(ws, run_id, counted, progress)
         return run_id
     finally:
         progress.finish()
@@ -75,6 +79,34 @@ def _run(spec, ctx: RunContext) -> None:
         ctx.ws.runs.set_status(ctx.run_id, "failed", error=f"{exc.__class__.__name__}: {exc}")
         raise
     ctx.ws.runs.set_status(ctx.run_id, "completed")
+
+
+def _attach_caches(ws: Workspace, models: dict[str, LanguageModel]) -> dict:
+    """Endpoint models answer from the workspace's response cache; returns role -> (model,
+    its counts now), so that this execution's requests, retries and cache hits are recorded."""
+    counted: dict[str, tuple[LanguageModel, dict]] = {}
+    for role, model in models.items():
+        if hasattr(model, "attach_cache") and all(m is not model for m, _ in counted.values()):
+            model.attach_cache(ws.responses)
+            counted[role] = (model, model.usage())
+    return counted
+
+
+def _record_usage(ws: Workspace, run_id: str, counted: dict, progress: Progress) -> None:
+    for role, (model, before) in counted.items():
+        delta = _minus(model.usage(), before)
+        ws.responses.add_usage(run_id, role, model.name, delta)
+        progress.note(
+            f"{role} {model.name}: {delta['requests']} requests, {delta['retries']} retries, "
+            f"{delta['cache_hits']} replies from the cache"
+        )
+
+
+def _minus(now: dict, before: dict) -> dict:
+    return {
+        k: _minus(v, before.get(k, {})) if isinstance(v, dict) else v - before.get(k, 0)
+        for k, v in now.items()
+    }
 
 
 def _load(needs: dict[str, ModelNeed], progress: Progress) -> dict[str, LanguageModel]:

@@ -2,7 +2,8 @@
 
 Version 1: runs, units of work, findings, step traces, checkpoints. Version 2 adds query
 pools and per-query elicitation results; version 3 adds red-team test cases; version 4 adds
-human labels of a run's items. Each step only adds tables, so every older workspace opens
+human labels of a run's items; version 5 adds the endpoint response cache and each run's
+endpoint usage. Each step only adds tables, so every older workspace opens
 unchanged and gains the empty new ones.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,6 +124,24 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 """
 
+# Version 5: answered endpoint requests, content-addressed (see store/responses.py), and
+# what each run's endpoint models sent (requests, retries, cache hits), summed over resumes.
+_SCHEMA_V5 = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    text TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS endpoint_usage (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    role TEXT NOT NULL,
+    model TEXT NOT NULL,
+    usage TEXT NOT NULL,
+    PRIMARY KEY (run_id, role)
+);
+"""
+
 
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION inside the caller's transaction; returns the version
@@ -132,7 +151,7 @@ def migrate(db: sqlite3.Connection) -> int:
     found = int(row[0]) if row is not None else 0
     if found > SCHEMA_VERSION:
         return found
-    _run_script(db, _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4)
+    _run_script(db, _SCHEMA_V2 + _SCHEMA_V3 + _SCHEMA_V4 + _SCHEMA_V5)
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

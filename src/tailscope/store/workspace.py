@@ -14,6 +14,7 @@ from tailscope.store.guard_data import GuardDataTable
 from tailscope.store.labels import LabelTable
 from tailscope.store.pools import PoolTable
 from tailscope.store.redteam import RedTeamTable
+from tailscope.store.responses import ResponseTable
 from tailscope.store.runs import RunTable
 from tailscope.store.units import UnitTable
 
@@ -29,6 +30,7 @@ class Workspace:
         self.elicitations = ElicitationTable(self.db)
         self.redteam = RedTeamTable(self.db)
         self.labels = LabelTable(self.db)
+        self.responses = ResponseTable(self.db)  # endpoint replies, content-addressed
         self.guard_data = GuardDataTable(self.db)
 
     def artifact_dir(self, run_id: str, name: str) -> Path:

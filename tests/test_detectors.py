@@ -134,6 +134,7 @@ def test_registry_lists_kinds_with_their_parameters():
         "contact_info",
         "secret",
         "judge",
+        "quote",
     }
     assert "language" in kinds["language"] and "ISO 639-1" in kinds["language"]
     assert "pattern" in kinds["text"] and "no parameters" in kinds["toxicity"]

@@ -51,7 +51,7 @@ def test_every_builtin_is_found_without_being_imported_by_hand():
         [
             ["arca", "gcg", "autoprompt"],
             ["zero-shot", "few-shot", "supervised", "rl", "pair"],
-            ["contact_info", "judge", "language", "refusal", "secret", "text", "toxicity"],
+            ["contact_info", "judge", "language", "quote", "refusal", "secret", "text", "toxicity"],
             ["packaged", "gguf", "hf"],
             ["search", "audit", "elicit", "redteam"],
         ]

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from transformers import DynamicCache
+from transformers import DynamicCache, LogitsProcessorList
 
 from tailscope.errors import TailscopeError
 from tailscope.files import one_line
 from tailscope.models.base import ChatLayout, TrainableModel
+from tailscope.models.quote_constraint import QuoteConstraint, QuoteConstraintOptions
 
 # Marks where the user's text goes when the chat template is split into spans.
 _SENTINEL = "\u2063TAILSCOPE_USER_TEXT\u2063"
@@ -23,7 +24,9 @@ class HFModel(TrainableModel):
     """A transformers causal LM. Prompts always go through the model's chat template.
 
     `default_system_prompt` is used whenever a caller gives none (a target YAML's
-    `system_prompt`); None leaves the chat template's own default."""
+    `system_prompt`); None leaves the chat template's own default. `quote_constraint` (a
+    target YAML's `options.quote_constraint`) keeps every generated quote verbatim from its
+    sources (`models/quote_constraint.py`)."""
 
     def __init__(
         self,
@@ -34,6 +37,7 @@ class HFModel(TrainableModel):
         source: str,
         batch_tokens: int | None = None,
         default_system_prompt: str | None = None,
+        quote_constraint: dict | QuoteConstraint | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -53,6 +57,10 @@ class HFModel(TrainableModel):
         self._head = model.get_output_embeddings()
         for p in model.parameters():
             p.requires_grad_(False)
+        if isinstance(quote_constraint, dict):
+            options = QuoteConstraintOptions.model_validate(quote_constraint)
+            quote_constraint = QuoteConstraint(tokenizer, options)
+        self.quote_constraint = quote_constraint
 
     # ---- chat formatting -------------------------------------------------------------
 
@@ -105,6 +113,7 @@ class HFModel(TrainableModel):
             source=self.source,
             batch_tokens=self.batch_tokens,
             default_system_prompt=self.default_system_prompt,
+            quote_constraint=self.quote_constraint,
         )
 
     # ---- black-box interface ---------------------------------------------------------
@@ -142,23 +151,22 @@ class HFModel(TrainableModel):
             enc = self.tokenizer(
                 chunk, add_special_tokens=False, padding=True, return_tensors="pt"
             ).to(self.device)
-            out = self._generate_batch(
-                enc["input_ids"], enc["attention_mask"], n, max_new_tokens, sampling
-            )
+            settings = {"max_new_tokens": max_new_tokens, **sampling}
+            if self.quote_constraint is not None:
+                rows = [p for p in prefixes[start : start + per_batch] for _ in range(n)]
+                processor = self.quote_constraint.processor(rows)
+                settings["logits_processor"] = LogitsProcessorList([processor])
+            out = self._generate_batch(enc["input_ids"], enc["attention_mask"], n, settings)
             new = out[:, enc["input_ids"].shape[1] :]
             decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             replies.extend(decoded[i : i + n] for i in range(0, len(decoded), n))
         return replies
 
-    def _generate_batch(self, ids, mask, n: int, max_new_tokens: int, sampling: dict):
+    def _generate_batch(self, ids, mask, n: int, settings: dict):
         """n continuations of each row. With n > 1 each prompt is prefilled once and its KV
         cache repeated for its n samples: `num_return_sequences` would prefill every copy,
         which dominates the cost of short samples of long prompts."""
-        settings = {
-            "max_new_tokens": max_new_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id,
-            **sampling,
-        }
+        settings = {"pad_token_id": self.tokenizer.pad_token_id, **settings}
         if n == 1 or ids.shape[1] < 2:
             return self.model.generate(
                 input_ids=ids, attention_mask=mask, num_return_sequences=n, **settings
@@ -277,6 +285,11 @@ class HFModel(TrainableModel):
             "name": self.name,
             "source": self.source,
             **({"system_prompt": self.default_system_prompt} if self.default_system_prompt else {}),
+            **(
+                {"quote_constraint": self.quote_constraint.describe()}
+                if self.quote_constraint
+                else {}
+            ),
             "architecture": type(self.model).__name__,
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailscope.errors import TailscopeError
+from tailscope.models.quote_constraint import QuoteConstraintOptions
 from tailscope.models.registry import BACKENDS, Backend, ModelSpec
 
 
@@ -14,6 +15,9 @@ class TransformersOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     device: str | None = Field(None, description="cpu, cuda, cuda:1, ... [default: cuda if any]")
     batch_tokens: int | None = Field(None, ge=1, description="padded tokens per forward pass")
+    quote_constraint: QuoteConstraintOptions | None = Field(
+        None, description="keep generated quotes verbatim from sources (docs/methods/quote.md)"
+    )
 
 
 # What from_pretrained needs beside config.json; checked first, so a half-copied directory

@@ -53,7 +53,7 @@ def test_every_builtin_is_found_without_being_imported_by_hand():
             ["zero-shot", "few-shot", "supervised", "rl", "pair"],
             ["contact_info", "judge", "language", "quote", "refusal", "secret", "text", "toxicity"],
             ["packaged", "gguf", "hf"],
-            ["search", "audit", "elicit", "redteam"],
+            ["search", "audit", "elicit", "redteam", "transfer"],
         ]
     )
     assert SEARCH_METHODS.names() and REDTEAM_METHODS.names() and DETECTORS.names()

@@ -30,6 +30,7 @@ from tailscope.cli import (
     run,
     runs,
     search,
+    transfer,
 )
 from tailscope.cli.common import RegistryGroup, WorkspaceOpt, state
 from tailscope.errors import TailscopeError
@@ -55,7 +56,19 @@ def _root(
     state["workspace"] = workspace
 
 
-for group in (audit, search, elicit, redteam, run, runs, queries, behaviors, models, review):
+for group in (
+    audit,
+    search,
+    elicit,
+    redteam,
+    transfer,
+    run,
+    runs,
+    queries,
+    behaviors,
+    models,
+    review,
+):
     group.register(app)
 
 

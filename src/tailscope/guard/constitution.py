@@ -156,4 +156,3 @@ def _explain(error: ValidationError) -> str:
     if first["type"] == "too_short":
         return f"field {field!r} is empty: give at least one entry"
     return one_line(f"field {field!r}: {first['msg'].removeprefix('Value error, ')}")
-

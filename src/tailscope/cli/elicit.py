@@ -28,7 +28,13 @@ from tailscope.errors import TailscopeError
 from tailscope.models.registry import DEFAULT_MODEL
 from tailscope.options import parse_pairs
 
-Source = Annotated[str | None, typer.Argument(help="Elicitation run id, or a CSV/JSONL file of p.")]
+Source = Annotated[
+    str | None,
+    typer.Argument(
+        help="Elicitation run id, red-team run id (its test cases, p = the detector's score "
+        "of each reply), or a CSV/JSONL file of p."
+    ),
+]
 InputFile = Annotated[
     Path | None,
     typer.Option("--input", "-i", help="CSV or JSONL with a column p (optionally p_low, hits, k)."),
@@ -113,21 +119,23 @@ def _new_config(settings: dict, param: list[str]):
 
 
 def _observations(workspace, source: str | None, input_file: Path | None, column: str):
-    """(observations, label, queries or None) from an elicitation run or a probability file."""
+    """The evaluation set of an elicitation or red-team run, or of a probability file."""
     from tailscope.forecast.data import read_probability_file
-    from tailscope.kinds.elicit import run_observations
+    from tailscope.forecast.sources import EvaluationSet, run_evaluation_set
 
     if input_file is None and source is not None and _looks_like_file(source):
         input_file, source = Path(source), None  # a file given where a run id goes
     if (source is None) == (input_file is None):
         raise TailscopeError(
-            "give exactly one source: an elicitation RUN_ID or --input FILE (csv/jsonl, column p)"
+            "give exactly one source: an elicitation or red-team RUN_ID, or --input FILE "
+            "(csv/jsonl, column p)"
         )
     if input_file is not None:
-        return read_probability_file(input_file, column), f"file {input_file.name}", None
-    ws = open_workspace(workspace)
-    obs = run_observations(ws, source)
-    return obs, f"run {source}", [r.query for r in ws.elicitations.list(source)]
+        found = EvaluationSet(read_probability_file(input_file, column), None, "file")
+        return found, f"file {input_file.name}"
+    found = run_evaluation_set(open_workspace(workspace), source)
+    kind = "red-team run" if found.kind == "redteam" else "run"
+    return found, f"{kind} {source}"
 
 
 def _plot_path(plot: Path) -> Path:
@@ -184,7 +192,8 @@ def forecast(
     from tailscope.forecast.plot import save_forecast_plot
 
     n = _parse_count(deploy, "--deploy")
-    obs, label, queries = _observations(workspace, source, input_file, column)
+    found, label = _observations(workspace, source, input_file, column)
+    obs = found.observations
     path = None if plot is None else _plot_path(plot)
     result = run_forecast(
         obs,
@@ -194,13 +203,16 @@ def forecast(
         bootstrap=bootstrap,
         confidence=confidence,
         seed=seed,
-        queries=queries,
+        queries=found.queries,
     )
     if path is not None:
         save_forecast_plot(path, obs, result, title=f"{label}: m = {obs.m}, n = {int(n):,}")
     if as_json:
-        print_json({**result.to_json(), "plot": None if path is None else str(path)})
+        plot_path = None if path is None else str(path)
+        print_json({**result.to_json(), "p_means": found.p_means, "plot": plot_path})
         return
+    if found.p_means:
+        say(f"{label}: {found.p_means}", to_stdout=True)
     print_forecast(result, label)
     if path is not None:
         say(f"plot written to {path}", to_stdout=True)
@@ -221,8 +233,8 @@ def backtest(
     """Backtest the forecasts on a pool with known p: disjoint evaluation/deployment splits."""
     from tailscope.forecast.backtest import backtest as run_backtest
 
-    obs, label, _ = _observations(workspace, source, input_file, column)
-    result = run_backtest(obs, m, n, repeats=repeats, k_tail=k_tail, seed=seed)
+    found, label = _observations(workspace, source, input_file, column)
+    result = run_backtest(found.observations, m, n, repeats=repeats, k_tail=k_tail, seed=seed)
     if as_json:
         print_json(result.to_json())
     else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,10 @@ import numpy as np
 from tailscope.errors import TailscopeError
 from tailscope.files import jsonl_rows, read_text_file
 from tailscope.stats import jeffreys_median
-from tailscope.store.records import Elicitation
+from tailscope.store.records import Elicitation, RedTeamCase
+
+# A detector score of exactly 1 is 1 to float32 precision, so it lies in [1 - 2^-24, 1].
+SCORE_RESOLUTION_LOW = 1 - 2.0**-24
 
 
 def psi_from_logp(logp) -> np.ndarray:
@@ -120,6 +123,17 @@ def elicitation_observations(rows: list[Elicitation]) -> Observations:
         hits=np.array([r.hits for r in rows]),
         trials=np.array([r.k for r in rows]),
     )
+
+
+def redteam_observations(cases: list[RedTeamCase]) -> Observations:
+    """The evaluation set of a red-team run: its test cases are the queries, drawn from the
+    attacker's distribution, and each one's p is the behavior detector's score of the
+    target's (greedy) reply, 0 where the test case breaks the prompt constraints. A score of
+    exactly 1 takes the lower end of the detector's precision, 1 - 2^-24, instead
+    (`score_resolution`): a finite psi, still above every score below 1."""
+    scores = np.array([c.score for c in cases], dtype=float)
+    obs = observations(scores, p_low=np.full(scores.size, SCORE_RESOLUTION_LOW))
+    return replace(obs, one_rule="score_resolution") if obs.n_one else obs
 
 
 def _check_probabilities(p: np.ndarray) -> None:

@@ -1,7 +1,8 @@
 """The quote detector's false-positive and false-negative rates on constructed quotes.
 
-Quotes are cut from the prose paragraphs of committed method pages (docs/methods/, the
-sources the detector checks against) and wrapped in a reply, in each syntax in turn.
+Quotes are cut from the prose paragraphs of five method pages (docs/methods/, copied into
+benchmarks/data/quote_sources/ so that the cases stay fixed), the sources the detector
+checks against, and wrapped in a reply, in each syntax in turn.
 Supported quotes use the source's own words in its order: verbatim (the exact text, line
 breaks included), a whitespace variant (line breaks as spaces, one space doubled or a
 newline), a case variant (one word upper-cased or capitalized) and a punctuation variant
@@ -35,8 +36,8 @@ from tailscope.detectors import make_detector
 from tailscope.stats import binomial_interval
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_FILES = [f"docs/methods/{n}.md" for n in ("arca", "gcg", "elicitation", "forecasting")]
-SOURCE_FILES.append("docs/methods/redteam.md")
+NAMES = ("arca", "gcg", "elicitation", "forecasting", "redteam")
+SOURCE_FILES = [f"benchmarks/data/quote_sources/{name}.md" for name in NAMES]
 COUNTS = {
     "verbatim": 60,
     "whitespace": 30,

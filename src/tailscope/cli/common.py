@@ -44,6 +44,20 @@ ModelOpt = Annotated[
         help="Target model: a name, hf:DIR, gguf:FILE or a target YAML ({backends}).",
     ),
 ]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        envvar="TAILSCOPE_EXECUTOR",
+        help="Where a run's target runs: local (this process) or ray (Ray actors, each "
+        "loading the model once; elicitation, red-team target evaluation and transfer; "
+        "pip install 'tailscope[ray]'; joins $RAY_ADDRESS if set).",
+    ),
+]
+ActorsOpt = Annotated[
+    int,
+    typer.Option("--actors", envvar="TAILSCOPE_RAY_ACTORS", help="Ray actors (--executor ray)."),
+]
 ParamOpt = Annotated[list[str], typer.Option("--param", "-p", help="Behavior parameter KEY=VALUE.")]
 OptionOpt = Annotated[
     list[str], typer.Option("--opt", "-o", help="Method option KEY=VALUE, e.g. -o temperature=0.1.")

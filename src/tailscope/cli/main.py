@@ -32,7 +32,7 @@ from tailscope.cli import (
     search,
     transfer,
 )
-from tailscope.cli.common import RegistryGroup, WorkspaceOpt, state
+from tailscope.cli.common import ActorsOpt, ExecutorOpt, RegistryGroup, WorkspaceOpt, state
 from tailscope.errors import TailscopeError
 from tailscope.runs.execute import RunInterrupted
 from tailscope.text import printable
@@ -51,9 +51,15 @@ app = typer.Typer(
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     workspace: WorkspaceOpt = None,
+    executor: ExecutorOpt = "local",
+    actors: ActorsOpt = 2,
 ) -> None:
     state["debug"] = debug
     state["workspace"] = workspace
+    if executor != "local" or actors != 2:
+        from tailscope.runs.executor import choose
+
+        choose(executor, actors)
 
 
 for group in (

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from tailscope.errors import TailscopeError, first_problem
 from tailscope.models.base import LanguageModel
-from tailscope.models.registry import load_model, require
+from tailscope.models.registry import require
 from tailscope.runs.config import ModelNeed, RunConfig, reject_non_finite
+from tailscope.runs.executor import Executor, chosen
 from tailscope.runs.progress import Progress
 from tailscope.runs.registry import RunContext, run_kind
 from tailscope.store import Run, Workspace
@@ -38,16 +39,20 @@ def execute(
     resume: str | None = None,
     progress: Progress | None = None,
     models: dict[str, LanguageModel] | None = None,
+    executor: Executor | None = None,
 ) -> str:
     """Run `config` as a new run of `kind` (or continue run `resume`); returns the run id.
-    `models` (by role) replaces loading them from their specs, e.g. for models built in code."""
+    `models` (by role) replaces loading them from their specs, e.g. for models built in code;
+    `executor` says where loaded models run [default: the one `executor.choose` set]."""
     progress = progress or Progress()
     spec = run_kind(kind)
+    executor = executor or chosen()
+    loading = not models
     try:
         reject_non_finite(config.model_dump())
         config.check()
         needs = config.model_needs()
-        models = models or _load(needs, progress)
+        models = models or _load(needs, progress, executor)
         _check_loaded(needs, models)
         spec.prepare(config, models, progress)
         if resume is None:
@@ -63,6 +68,8 @@ def execute(
             _record_usage(ws, run_id, counted, progress)
         return run_id
     finally:
+        if loading and models:
+            executor.release(models)
         progress.finish()
 
 
@@ -109,15 +116,21 @@ def _minus(now: dict, before: dict) -> dict:
     }
 
 
-def _load(needs: dict[str, ModelNeed], progress: Progress) -> dict[str, LanguageModel]:
+def _load(
+    needs: dict[str, ModelNeed], progress: Progress, executor: Executor
+) -> dict[str, LanguageModel]:
     for need in needs.values():
         require(need.spec, need.needs, need.purpose)  # all checked before any loads
-    loaded: dict[str, LanguageModel] = {}
-    for need in needs.values():
-        if need.spec not in loaded:
-            with progress.status(f"loading {need.spec}"):
-                loaded[need.spec] = load_model(need.spec)
-    return {role: loaded[need.spec] for role, need in needs.items()}
+    loaded: dict[tuple[str, bool], LanguageModel] = {}
+    models = {}
+    for role, need in needs.items():
+        key = (need.spec, executor.remote(role, need))
+        if key not in loaded:
+            where = " on Ray actors" if key[1] else ""
+            with progress.status(f"loading {need.spec}{where}"):
+                loaded[key] = executor.load(role, need)
+        models[role] = loaded[key]
+    return models
 
 
 def _check_loaded(needs: dict[str, ModelNeed], models: dict[str, LanguageModel]) -> None:

@@ -82,8 +82,10 @@ class Backend(ABC):
     def load(self, spec: ModelSpec) -> LanguageModel: ...
 
 
+# The guarded backend lives with the guards (above models/ in the layers), named here by
+# string so that models/ does not import guard/.
 BACKENDS: Registry[type[Backend]] = Registry(
-    "model backend", packages=["tailscope.models.backends"]
+    "model backend", packages=["tailscope.models.backends", "tailscope.guard.backends"]
 )
 
 
@@ -96,7 +98,9 @@ def parse_model_spec(text: str) -> ModelSpec:
     text = text.strip()
     if not text:
         raise TailscopeError("the model spec is empty: pass --model NAME, hf:DIR or gguf:FILE")
-    if Path(text).suffix.lower() in (".yaml", ".yml"):
+    prefix, sep, _ = text.partition(":")
+    prefixed = bool(sep) and prefix in BACKENDS  # `guarded:FILE.yaml` names its backend
+    if Path(text).suffix.lower() in (".yaml", ".yml") and not prefixed:
         return _target_file(Path(text))
     return _checked(_bare_or_prefixed(text), text)
 
@@ -132,6 +136,8 @@ def _target_file(path: Path) -> ModelSpec:
     if not path.is_file():
         raise TailscopeError(f"{label} not found: check the path")
     raw = read_mapping(path, label, "with model, and optionally system_prompt and options")
+    if "guards" in raw:  # a guarded-target file (guard/target_file.py)
+        return ModelSpec(backend="guarded", location=str(path))
     unknown = sorted(set(raw) - set(_TARGET_KEYS))
     if unknown:
         raise TailscopeError(

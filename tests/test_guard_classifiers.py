@@ -166,6 +166,10 @@ def test_trained_guards_are_saved_reloaded_and_refused_when_damaged(tmp_path, ti
     pieces = text_pieces(reply)
     (stream,) = guard.score_stream([prompt], [pieces])
     assert len(stream) == len(pieces)
+    fresh = make_guard({"kind": "value-head", "artifact": head["artifact"]})
+    grown = [fresh.score_stream([prompt], [pieces[:k]])[0] for k in range(1, len(pieces) + 1)]
+    for k, scores in enumerate(grown):  # streamed token by token, read incrementally
+        assert np.allclose(scores, stream[: k + 1], atol=1e-4)
     (whole,) = guard.score_transcripts([prompt], [reply])
     assert whole == pytest.approx(stream.max(), abs=1e-3)
     inputs = make_guard(

@@ -197,7 +197,7 @@ class _Writer:
         return [
             GuardExample(
                 prompt=q,
-                completion=(category.reply_prefix + " " + reply).strip(),
+                completion=category.reply_prefix + reply,
                 system_prompt=constitution.system_prompt,
                 category=category.name,
                 restricted=restricted,

@@ -24,7 +24,7 @@ BATCH = 8
 
 @dataclass
 class ExchangeStates:
-    prompt: torch.Tensor  # [d]: mean over the prompt's chat-text tokens
+    prompt: torch.Tensor  # [2d]: mean over the prompt's chat-text tokens, then the last one
     span: torch.Tensor  # [T + 1, d]: the last prompt position, then each reply token
     reply_ends: list[int]  # character offset in the reply where each token ends
 
@@ -55,9 +55,14 @@ def exchange_states(
         head = model.encode(model.chat_text(prompt, system))
         ids, ends = reply_tokens(model, reply)
         rows.append((head, ids, ends))
-    out: list[ExchangeStates] = []
-    for start in range(0, len(rows), BATCH):
-        out += _batch_states(model, rows[start : start + BATCH], layer)
+    # batches of similar lengths waste little on padding
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]) + len(rows[i][1]))
+    out: list[ExchangeStates | None] = [None] * len(rows)
+    for start in range(0, len(order), BATCH):
+        chunk = order[start : start + BATCH]
+        batch = _batch_states(model, [rows[i] for i in chunk], layer)
+        for i, states in zip(chunk, batch, strict=True):
+            out[i] = states
     return out
 
 
@@ -80,7 +85,7 @@ def _batch_states(model, rows, layer: int) -> list[ExchangeStates]:
         last = len(head) - 1
         out.append(
             ExchangeStates(
-                prompt=states[row, : len(head)].mean(0),
+                prompt=torch.cat([states[row, : len(head)].mean(0), states[row, last]]),
                 span=states[row, last : last + len(ids) + 1],
                 reply_ends=ends,
             )

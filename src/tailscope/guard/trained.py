@@ -69,3 +69,7 @@ class TrainedGuard(Guard):
     def halt_index(self, scores):
         self.load()
         return super().halt_index(scores)
+
+    def describe(self) -> str:
+        self.load()  # the threshold may be the artifact's
+        return super().describe()

@@ -1,6 +1,7 @@
 """input-classifier: p(restricted) of a prompt, read with its system prompt by a backbone
-model (the default model unless trained otherwise): a logistic head on the mean of the
-backbone's last hidden states over the prompt's chat text. It acts before generation, so a
+model (the default model unless trained otherwise): a logistic head on the backbone's last
+hidden states, their mean over the prompt's chat text beside the state at its last token
+(where the model decides how to answer). It acts before generation, so a
 blocked prompt costs one forward pass of the backbone and no target call."""
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ scores (`Guard.halt_index`).
 - `value-head` (variant b): a separate classifier, a backbone model (the default model
   unless trained otherwise) that re-reads the prompt and the streamed reply text, so it
   watches any target, black-box too. A streamed token's score is the head's score at the
-  last backbone token that ends within the reply so far. At the transcript stage it reads
-  the whole exchange and scores its running maximum at the end.
+  last backbone token that ends within the reply so far; the backbone keeps each reply's
+  KV cache, so a streamed token costs a forward pass over the new tokens only. At the
+  transcript stage it reads the whole exchange and scores its running maximum at the end.
 - `activation-probe` (variant a, Constitutional Classifiers++): the same head on the
   *target's own* last hidden states, the ones that emitted each token, which the guarded
   backend hands over while generating: nearly free, and white-box targets only."""
@@ -19,6 +20,7 @@ import numpy as np
 from tailscope.errors import TailscopeError
 from tailscope.guard.base import GUARDS, Stage
 from tailscope.guard.features import exchange_states, piece_positions
+from tailscope.guard.streaming import StreamReader
 from tailscope.guard.trained import TrainedGuard
 
 
@@ -40,11 +42,13 @@ class ValueHead(TrainedGuard):
         return [(self.head.score(s.reply("own").numpy()), s.reply_ends) for s in states]
 
     def score_stream(self, prompts, pieces, *, system_prompt=None, hidden=None):
-        replies = ["".join(p) for p in pieces]
+        self.load()
+        if getattr(self, "reader", None) is None:
+            self.reader = StreamReader(self.model)
         out = []
-        for (scores, ends), reply_pieces in zip(
-            self.token_scores(prompts, replies, system_prompt), pieces, strict=True
-        ):
+        for prompt, reply_pieces in zip(prompts, pieces, strict=True):
+            states, ends = self.reader.states(prompt, "".join(reply_pieces), system_prompt)
+            scores = self.head.score(states) if len(states) else np.zeros(0, np.float32)
             where = piece_positions(reply_pieces, ends)
             out.append(np.array([scores[i] if i >= 0 else 0.0 for i in where], np.float32))
         return out

@@ -41,6 +41,14 @@ InputFile = Annotated[
 ]
 Column = Annotated[str, typer.Option(help="Column holding the probability.")]
 KTail = Annotated[int, typer.Option(help="Top evaluation queries in the tail fits.")]
+EmbeddingModes = Annotated[
+    bool,
+    typer.Option(
+        help="Also warn when the top queries fall in one MiniLM embedding cluster that is "
+        "rare in the whole set. Loads the embedding model and embeds up to 1,000 queries: "
+        "seconds on CPU. Needs a run's queries, not a file."
+    ),
+]
 
 
 def elicit(
@@ -138,6 +146,18 @@ def _observations(workspace, source: str | None, input_file: Path | None, column
     return found, f"{kind} {source}"
 
 
+def _embedder(found):
+    """MiniLM's embed function, for the embedding-cluster mode check of a run's queries."""
+    if found.queries is None:
+        raise TailscopeError(
+            "--embedding-modes needs the queries: a probability file has none, give the "
+            "elicitation or red-team RUN_ID instead"
+        )
+    from tailscope.detectors.embeddings import embedder
+
+    return embedder().embed
+
+
 def _plot_path(plot: Path) -> Path:
     """The PNG to write: PLOT itself, or PLOT/forecast.png for a directory; a missing
     parent directory is one line, not a traceback."""
@@ -181,6 +201,7 @@ def forecast(
         Path | None,
         typer.Option(help="Write the plot (PNG) here, or as forecast.png in this directory."),
     ] = None,
+    embedding_modes: EmbeddingModes = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -195,6 +216,7 @@ def forecast(
     found, label = _observations(workspace, source, input_file, column)
     obs = found.observations
     path = None if plot is None else _plot_path(plot)
+    embed = _embedder(found) if embedding_modes else None
     result = run_forecast(
         obs,
         n,
@@ -204,6 +226,7 @@ def forecast(
         confidence=confidence,
         seed=seed,
         queries=found.queries,
+        embed=embed,
     )
     if path is not None:
         save_forecast_plot(path, obs, result, title=f"{label}: m = {obs.m}, n = {int(n):,}")

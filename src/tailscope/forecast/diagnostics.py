@@ -7,8 +7,9 @@
 - Generalized Pareto shape xi above the top k_shape = max(k_tail, sqrt(m)) values, with
   its asymptotic interval: an interval that excludes 0 says the tail is heavier (xi > 0)
   or lighter (xi < 0) than Gumbel-type, and which way the linear forecasts will err.
-- Missed mode: if most of the top k_tail queries share a template (their first or last
-  three words) that is much rarer in the whole set, the tail rests on one mode.
+- Missed mode (forecast/modes.py): if most of the top k_tail queries share a template
+  (their first or last three words) or, when an embedder is given, one embedding cluster,
+  that is much rarer in the whole set, the tail rests on one mode.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from tailscope.forecast.data import Observations
+from tailscope.forecast.modes import Embed, embedding_mode, one_mode, top_indices
 from tailscope.forecast.pot import fit_pot
 from tailscope.forecast.tail import NotEnoughSignal, fit_lines, tie_averaged_positions
 
 WINDOWS = 4
 TEMPLATE_WORDS = 3
-MODE_SHARE = 0.7  # of the top queries sharing a template ...
-MODE_LIFT = 2.0  # ... at least this many times its share in the whole set
 
 
 @dataclass
@@ -44,15 +44,22 @@ class TailDiagnostics:
 
 
 def diagnose(
-    obs: Observations, k_tail: int, confidence: float = 0.95, queries: list[str] | None = None
+    obs: Observations,
+    k_tail: int,
+    confidence: float = 0.95,
+    queries: list[str] | None = None,
+    embed: Embed | None = None,
 ) -> TailDiagnostics:
+    """The shape and linearity checks; with the queries, the template check; with an
+    embedder too, the embedding-cluster check."""
     k_shape = max(k_tail, round(math.sqrt(obs.m)))
     diag = TailDiagnostics(k_shape=k_shape, window_slopes=window_slopes(obs, k_tail))
     _shape(diag, obs, k_shape, confidence)
     if queries is not None:
-        mode = missed_mode(obs, queries, k_tail)
-        if mode:
-            diag.warnings.append(mode)
+        modes = [missed_mode(obs, queries, k_tail)]
+        if embed is not None:
+            modes.append(embedding_mode(obs, queries, k_tail, embed))
+        diag.warnings += [mode for mode in modes if mode]
     return diag
 
 
@@ -110,11 +117,11 @@ def missed_mode(obs: Observations, queries: list[str], k_tail: int) -> str | Non
     """A warning when the top queries share one template much rarer in the whole set."""
     if len(queries) != obs.m or obs.n_positive < k_tail:
         return None
-    order = np.argsort(-np.where(np.isfinite(obs.psi), obs.psi, -np.inf))[:k_tail]
+    order = top_indices(obs, k_tail)
     for end in ("start", "end"):
         template, count = Counter(_template(queries[i], end) for i in order).most_common(1)[0]
         overall = sum(_template(q, end) == template for q in queries) / len(queries)
-        if count / k_tail >= MODE_SHARE and count / k_tail >= MODE_LIFT * overall:
+        if one_mode(count / k_tail, overall):
             verb = "start" if end == "start" else "end"
             return (
                 f"the tail rests on one mode: {count} of the top {k_tail} queries {verb} "

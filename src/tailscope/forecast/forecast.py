@@ -11,6 +11,7 @@ from tailscope.errors import TailscopeError
 from tailscope.forecast.data import Observations, log10_p_from_psi, p_from_psi, psi_from_logp
 from tailscope.forecast.diagnostics import diagnose
 from tailscope.forecast.estimators import METHODS, estimator
+from tailscope.forecast.modes import Embed
 from tailscope.forecast.tail import K_TAIL, NotEnoughSignal, top_psi
 
 
@@ -104,9 +105,11 @@ def forecast(
     seed: int = 0,
     curve_points: int = 25,
     queries: list[str] | None = None,
+    embed: Embed | None = None,
 ) -> ForecastResult:
     """Forecast worst-query risk, frequency above tau and aggregate risk at `deploy_n`,
-    with the tail diagnostics (the missed-mode check needs the `queries`, in obs order)."""
+    with the tail diagnostics (the missed-mode checks need the `queries`, in obs order;
+    the embedding-cluster one also an embedder, forecast/modes.py)."""
     n = _check(obs, deploy_n, k_tail, tau, confidence, bootstrap)
     ns = np.unique(np.round(np.logspace(math.log10(obs.m), math.log10(n), curve_points)))
     p = p_from_psi(obs.psi)
@@ -132,7 +135,7 @@ def forecast(
         observed_log10_max_p=float(log10_p_from_psi(top)),
         empirical_aggregate_risk=float(-np.expm1(np.sum(log_one_minus))),
         methods=results,
-        diagnostics=diagnose(obs, k_tail, confidence, queries).to_json(),
+        diagnostics=diagnose(obs, k_tail, confidence, queries, embed).to_json(),
     )
 
 

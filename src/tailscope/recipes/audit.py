@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from tailscope.behaviors.ref import BehaviorRef
 from tailscope.elicit.default_pool import default_pool
 from tailscope.elicit.session import ElicitConfig
-from tailscope.kinds.audit import AuditConfig, AuditSuite
+from tailscope.kinds.audit import AuditConfig, AuditSuite, offers
+from tailscope.models.base import Capability
 from tailscope.models.registry import load_model
 from tailscope.redteam.session import RedTeamConfig
 from tailscope.runs.execute import execute, resumable
@@ -73,7 +74,7 @@ def elicitation_configs(config: AuditConfig, parent: str) -> list[ElicitConfig]:
     suite = config.resolved_suite()
     configs = []
     for ref in config.behaviors:
-        if skip_reason(ref) is not None:
+        if skip_reason(ref, config.model) is not None:
             continue
         common = {"model": config.model, "behavior": ref, "pool": AUDIT_POOL, "parent": parent}
         if ref.load().is_fixed_output:
@@ -88,8 +89,13 @@ def elicitation_configs(config: AuditConfig, parent: str) -> list[ElicitConfig]:
     return configs
 
 
-def skip_reason(ref: BehaviorRef) -> str | None:
-    """Why the built-in (English) pool cannot probe this behavior, if it cannot."""
+def skip_reason(ref: BehaviorRef, model: str) -> str | None:
+    """Why the built-in (English) pool cannot probe this behavior on `model`, if it cannot."""
+    if ref.load().is_fixed_output and not offers(model, Capability.LOGPROB):
+        return (
+            f"its exact probability needs log-probabilities, which {model!r} does not offer: "
+            "sample it with `tailscope elicit --method sample`"
+        )
     share = float(ref.load().prompt_ok(default_pool(50)).mean())
     if share < 0.5:
         return (
@@ -165,7 +171,7 @@ def run_audit(
     on_done("audit", runs.search)
     ensure_audit_pool(ws, config)
     for ref in config.behaviors:
-        if (reason := skip_reason(ref)) is not None:
+        if (reason := skip_reason(ref, config.model)) is not None:
             progress.note(f"elicitation: {ref.label()} skipped: {reason}")
     for child in elicitation_configs(config, parent=runs.search):
         runs.elicit.append(_child(ws, "elicit", child, seed, models, progress, on_done))

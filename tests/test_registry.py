@@ -52,7 +52,7 @@ def test_every_builtin_is_found_without_being_imported_by_hand():
             ["arca", "gcg", "autoprompt"],
             ["zero-shot", "few-shot", "supervised", "rl", "pair"],
             ["contact_info", "judge", "language", "quote", "refusal", "secret", "text", "toxicity"],
-            ["packaged", "gguf", "hf", "openai", "guarded"],
+            ["packaged", "gguf", "hf", "openai", "vllm", "guarded"],
             ["search", "audit", "elicit", "redteam", "transfer"],
         ]
     )

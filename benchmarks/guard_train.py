@@ -1,8 +1,9 @@
 """Guard data and trained guards on the default model: a guard-data run for a constitution
-(SmolLM2-135M-Instruct writes queries and completions), then a guard-train run, each
-resumed where the last call stopped, so the work can be spread over short calls:
+(SmolLM2-135M-Instruct writes queries and completions), then guard-train runs (the
+trained classifiers, then the transcript judge, measured and calibrated), each resumed
+where the last call stopped, so the work can be spread over short calls:
 
-    .venv/bin/python benchmarks/guard_train.py --workspace /tmp/guard-ws \
+    .venv/bin/python benchmarks/guard_train.py --workspace guard-ws \
         --constitution lock-picking --per-category 30 \
         --out benchmarks/results/guard-train-lock-picking-2026-12-02.json
 
@@ -22,16 +23,16 @@ from machine_info import machine  # benchmarks/ is on sys.path when run as a scr
 
 from tailscope.guard.constitution import load_constitution
 from tailscope.guard.data import GuardDataConfig
-from tailscope.guard.train import GuardTrainConfig
+from tailscope.guard.train import DEFAULT_CLASSIFIERS, GuardTrainConfig
 from tailscope.runs.execute import execute, resumable
 from tailscope.runs.progress import Progress, Task
 from tailscope.store import Workspace
 
 
-def latest(ws: Workspace, kind: str, key: str, value) -> str | None:
-    """The newest run of `kind` whose config has `key` == `value`."""
+def latest(ws: Workspace, kind: str, **wanted) -> str | None:
+    """The newest run of `kind` whose config has every `wanted` key and value."""
     for run in ws.runs.list():
-        if run.kind == kind and run.config.get(key) == value:
+        if run.kind == kind and all(run.config.get(k) == v for k, v in wanted.items()):
             return run.id
     return None
 
@@ -72,12 +73,13 @@ def main() -> None:
     constitution = load_constitution(args.constitution).model_dump()
     data_config = GuardDataConfig(constitution=constitution, per_category=args.per_category)
     started = time.time()
-    found = latest(ws, "guard-data", "constitution", constitution)
+    found = latest(ws, "guard-data", constitution=constitution)
     data = resume_or_start(ws, "guard-data", data_config, args.seed, found)
-    train_config = GuardTrainConfig(data=data)
-    train = resume_or_start(
-        ws, "guard-train", train_config, args.seed, latest(ws, "guard-train", "data", data)
-    )
+    trained = []
+    for classifiers in (list(DEFAULT_CLASSIFIERS), ["transcript-judge"]):
+        config = GuardTrainConfig(data=data, classifiers=classifiers)
+        found = latest(ws, "guard-train", data=data, classifiers=classifiers)
+        trained.append(resume_or_start(ws, "guard-train", config, args.seed, found))
     examples = ws.guard_data.examples(data)
     counts = {}
     for e in examples:
@@ -90,10 +92,10 @@ def main() -> None:
         ),
         "machine": machine(),
         "data_run": data,
-        "train_run": train,
+        "train_runs": trained,
         "examples": counts,
         "this_call_s": round(time.time() - started, 1),
-        "classifiers": list(ws.units.completed(train).values()),
+        "classifiers": [r for run in trained for r in ws.units.completed(run).values()],
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

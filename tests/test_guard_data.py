@@ -143,3 +143,4 @@ def test_a_guard_data_run_labels_splits_dedupes_and_resumes_after_a_kill(tmp_pat
     for e in whole:
         held = e.style in config.heldout_styles
         assert e.split == ("heldout" if held else by_source[e.source])
+        assert not held or by_source[e.source] == "test"  # held out: only test queries

@@ -9,8 +9,8 @@ the run seed and its key, so a resumed run writes what an unbroken one would hav
 
 Splits follow the plain query an example derives from (a hash of its text): train,
 calibration or test, so no query's variants sit on both sides. Examples in a held-out
-style go to `heldout` whatever their source: guards never train on those styles, and the
-guard evaluation attacks with them."""
+style are made from test queries only and go to `heldout`: no guard trains on those styles
+or on those queries' completions, and the guard evaluation attacks with them."""
 
 from __future__ import annotations
 
@@ -217,6 +217,8 @@ class _Writer:
 
     def _augmented(self, style: str, chunk: list[GuardExample], rng) -> list[GuardExample]:
         split = "heldout" if style in self.config.heldout_styles else None
+        if split:  # held-out styles of test queries only: nothing trained on saw them
+            chunk = [e for e in chunk if e.split == "test"]
         if style in LM_STYLES:
             prompts = self._paraphrases([e.prompt for e in chunk], rng)
         elif style == SYSTEM_STYLE:

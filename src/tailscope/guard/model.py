@@ -185,14 +185,15 @@ class GuardedModel(LanguageModel):
         watcher = StreamWatcher(output_guards, prompts, self.system(system_prompt), self.every)
         pieces = [self.pieces(r) for r in replies]
         reads = any(g.reads_activations for g in output_guards)
-        watcher.update(pieces, self._states(prompts, replies, system_prompt) if reads else None)
+        watcher.update(pieces, self.states(prompts, replies, system_prompt) if reads else None)
         transcripts = self.transcript_actions(prompts, replies, system_prompt)
         return [
             first or row.halt or last
             for first, row, last in zip(inputs, watcher.rows, transcripts, strict=True)
         ]
 
-    def _states(self, prompts, replies, system_prompt):
+    def states(self, prompts, replies, system_prompt):
+        """The target's emitting hidden states over given replies, for probe guards."""
         from tailscope.guard.stream import emitting_states
 
         return [

@@ -53,7 +53,16 @@ def test_every_builtin_is_found_without_being_imported_by_hand():
             ["zero-shot", "few-shot", "supervised", "rl", "pair"],
             ["contact_info", "judge", "language", "quote", "refusal", "secret", "text", "toxicity"],
             ["packaged", "gguf", "hf", "openai", "vllm", "guarded"],
-            ["search", "audit", "elicit", "redteam", "transfer"],
+            [
+                "search",
+                "audit",
+                "elicit",
+                "redteam",
+                "transfer",
+                "guard-data",
+                "guard-train",
+                "guard-eval",
+            ],
         ]
     )
     assert SEARCH_METHODS.names() and REDTEAM_METHODS.names() and DETECTORS.names()

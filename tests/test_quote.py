@@ -48,6 +48,7 @@ def test_each_syntax_finds_its_quotes_and_only_those():
     assert quoted_spans("don't %[a ]b]% c", "all") == ["a ]b"]
     # a quote cut off at the end of the reply runs to the end
     assert quoted_spans('It says "built the tow', "all") == ["built the tow"]
+    assert quoted_spans("It says %[built the tower]", "all") == ["built the tower"]
 
 
 def test_the_scanner_reads_token_by_token_as_it_reads_whole_text():
@@ -156,6 +157,14 @@ def test_allowed_tokens_inside_a_quote_keep_it_a_substring(smol_tokenizer):
     for text in texts:
         after = QuoteScanner(constraint.delimiters).feed('He said "named aft' + text)
         assert all(q.strip() in SOURCE for q in after.finish())
+    # a GopherCite quote may close in two tokens, "]" then "%", but not go on with "]"
+    state = QuoteScanner(constraint.delimiters).feed("He said %[named after")
+    closing = smol_tokenizer.convert_tokens_to_ids("]")
+    assert closing in constraint.allowed(state)
+    state.feed("]")
+    percent = smol_tokenizer.convert_tokens_to_ids("%")
+    allowed = set(constraint.allowed(state))
+    assert percent in allowed and smol_tokenizer.encode(" the")[0] not in allowed
 
 
 def test_with_the_constraint_every_sampled_quote_is_verbatim(tiny_model):
@@ -175,7 +184,7 @@ def test_with_the_constraint_every_sampled_quote_is_verbatim(tiny_model):
     assert detector.score(['It says "' + r for row in free for r in row]).max() == 1.0
 
 
-def test_the_logits_processor_refuses_exactly_the_tokens_that_break_the_quote(smol_tokenizer):
+def test_the_logits_processor_refuses_what_breaks_an_open_quote_and_little_outside(smol_tokenizer):
     constraint = QuoteConstraint(smol_tokenizer, QuoteConstraintOptions(sources=[SOURCE]))
     processor = constraint.processor(['"Gustave', "outside "])
     vocab = len(smol_tokenizer)

@@ -8,7 +8,7 @@ both read quotes the same way.
 Syntaxes: `gophercite` is GopherCite's `%[quote]%`; `quotation-marks` is straight double
 quotes `"..."` and curly ones `“...”`; `all` is both. Single quotes are not delimiters: an
 apostrophe ("don't") would open a quote. A quote that is still open when the text ends
-runs to its end.
+runs to its end (a closing delimiter cut off halfway, "]" of "]%", closes it).
 """
 
 from __future__ import annotations
@@ -82,8 +82,9 @@ class QuoteScanner:
         return self.content + self.pending if self.inside else ""
 
     def finish(self) -> list[str]:
-        """Every quote, the one still open (cut off at the end of the text) last."""
-        return self.quotes + ([self.open_text()] if self.inside else [])
+        """Every quote, the one still open (cut off at the end of the text) last. A text
+        that ends halfway through a closing delimiter ("]" of "]%") ends the quote there."""
+        return self.quotes + ([self.content] if self.inside else [])
 
     def _outside(self, char: str) -> None:
         candidate = self.pending + char

@@ -132,7 +132,8 @@ class QuoteConstraint:
     def _still_ok(self, state: QuoteScanner, text: str) -> bool:
         after = state.copy().feed(text)
         closed = after.quotes[len(state.quotes) :]
-        return all(self.quote_ok(q) for q in closed) and self.open_ok(after.open_text())
+        # an undecided closer prefix ("]" of "]%") is not checked yet: it may close the quote
+        return all(self.quote_ok(q) for q in closed) and self.open_ok(after.content)
 
     def _continuations(self, key: str) -> list[int]:
         """Plain tokens that extend the open quote `key` to text some source holds."""

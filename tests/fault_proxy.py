@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 
-FAULTS = ("429", "500", "timeout", "truncate", "reset")
+FAULTS = ("429", "500", "timeout", "truncate", "reset", "401")
 
 
 class FaultProxy:
@@ -110,6 +110,11 @@ class FaultProxy:
 
             def _fault_429(self, body):
                 self._error(429, "rate limited", {"Retry-After": "1"})
+
+            def _fault_401(self, body):
+                # as OpenAI's API does, the message quotes the key it was given
+                key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                self._error(401, f"Incorrect API key provided: {key}")
 
             def _fault_500(self, body):
                 self._error(500, "internal error")

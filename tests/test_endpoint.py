@@ -8,6 +8,7 @@ import pytest
 
 from tailscope.models.registry import load_model
 from tailscope.store import Workspace
+from tests.cli import assert_one_line_error, tailscope
 from tests.endpoint_server import ModelServer
 
 pytestmark = pytest.mark.slow
@@ -59,3 +60,9 @@ def test_the_workspace_cache_answers_a_repeated_call_without_requests(server, tm
         more = again.generate(PROMPTS, n=3, temperature=1.0, max_new_tokens=8, seed=3)
         assert [r[:2] for r in more] == asked
         assert again.usage()["answered"] == 3
+
+
+def test_a_model_the_endpoint_does_not_serve_is_one_line(server, tmp_path):
+    spec = f"openai:{server.url}#no-such-model"
+    result = tailscope("redteam", "-m", spec, "-b", "offensive-replies", workspace=tmp_path)
+    assert_one_line_error(result, "serves no model 'no-such-model'", server.model)

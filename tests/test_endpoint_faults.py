@@ -73,6 +73,20 @@ def test_a_request_that_keeps_failing_is_one_line_and_nothing_of_it_is_cached(
         assert ws.responses.count() == 1
 
 
+def test_a_refused_key_stops_at_once_with_one_line_that_never_shows_the_key(
+    tmp_path, server, proxy, monkeypatch
+):
+    monkeypatch.setenv("TAILSCOPE_TEST_KEY", "sk-test-a1b2c3")
+    model = load_model(_target(tmp_path, server, proxy.url, api_key_env="TAILSCOPE_TEST_KEY"))
+    assert "sk-test" not in json.dumps(model.identity())
+    proxy.inject("401")
+    with pytest.raises(TailscopeError) as caught:
+        model.generate(PROMPTS[:1], max_new_tokens=8)
+    message = str(caught.value)
+    assert "401" in message and "api_key_env" in message and "***" in message
+    assert "sk-test" not in message and model.usage()["retries"] == 0
+
+
 def _elicit_args(target: str) -> list[str]:
     return [
         "elicit", "-m", target, "-b", "offensive-replies", "--pool", "qs", "--k", "4",

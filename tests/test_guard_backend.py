@@ -301,3 +301,20 @@ def test_a_threshold_outside_zero_one_is_one_line_and_exit_2_from_the_cli(tmp_pa
     path = _guarded_file(tmp_path, [{**LOCK_WORDS, "threshold": 1.5}])
     result = tailscope("redteam", "-m", path, "-b", "offensive-replies", workspace=tmp_path)
     assert_one_line_error(result, "threshold", "less than or equal to 1")
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_trained_guard_whose_artifact_is_missing_or_corrupt_is_one_line(
+    tmp_path, tiny_model_dir, damage
+):
+    artifact = tmp_path / "head"
+    if damage == "corrupt":
+        artifact.mkdir()
+        (artifact / "guard.json").write_text("{not json", encoding="utf-8")
+        (artifact / "head.npz").write_bytes(b"\x00garbage")
+    guard = {"kind": "input-classifier", "artifact": str(artifact)}
+    path = _guarded_file(tmp_path, [guard])
+    says = "does not exist" if damage == "missing" else "unreadable"
+    with pytest.raises(TailscopeError, match=says) as error:
+        load_model(path)
+    assert "\n" not in str(error.value) and "guard train" in str(error.value)

@@ -128,7 +128,7 @@ def _sources(workdir: Path, model) -> tuple[Workspace, list[str]]:
     search = SearchConfig(
         model=DEFAULT_MODEL,
         behaviors=[BehaviorRef.parse(f"say:target={t}") for t in targets],
-        settings=SearchSettings(max_steps=20, restarts=3, prompt_length=4),
+        settings=SearchSettings(max_steps=15, restarts=2, prompt_length=4),
     )
     search_id = execute(ws, "search", search, 0, models={"target": model})
     redteam = RedTeamConfig(

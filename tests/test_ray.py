@@ -213,3 +213,10 @@ def test_executor_ray_without_ray_installed_says_how_to_install_it(tmp_path):
     assert_one_line_error(result, "--executor ray needs Ray", "pip install 'tailscope[ray]'")
     unknown = tailscope("--executor", "dask", "runs", workspace=tmp_path / "ws")
     assert_one_line_error(unknown, "unknown executor 'dask'")
+
+
+def test_a_model_the_actors_cannot_load_is_one_line(cluster, tmp_path):
+    from tailscope.errors import TailscopeError
+
+    with pytest.raises(TailscopeError, match="is not a transformers model directory"):
+        RayModel(f"hf:{tmp_path}", actors=1)

@@ -51,12 +51,18 @@ class ModelActor:
         import torch
 
         torch.set_num_threads(threads)
-        self.model = load_model(spec)
+        self.model, self.error = None, None
+        try:
+            self.model = load_model(spec)
+        except TailscopeError as exc:  # said in one line by the driver, not as a Ray traceback
+            self.error = str(exc)
 
     def call(self, method: str, args: tuple, kwargs: dict):
         return getattr(self.model, method)(*args, **kwargs)
 
     def describe(self) -> dict:
+        if self.error is not None:
+            return {"error": self.error}
         return {
             "name": self.model.name,
             "identity": self.model.identity(),
@@ -65,9 +71,9 @@ class ModelActor:
 
 
 class RayModel(LanguageModel):
-    """Model `spec` on `actors` Ray actors (one CPU each, or `gpus` each)."""
+    """Model `spec` on `actors` Ray actors: one CPU each, and a GPU each for a vllm model."""
 
-    def __init__(self, spec: str, actors: int = 2, *, gpus: float = 0):
+    def __init__(self, spec: str, actors: int = 2):
         if actors < 1:
             raise TailscopeError(f"--actors {actors} must be at least 1")
         ray = import_ray()
@@ -75,11 +81,15 @@ class RayModel(LanguageModel):
         self.capabilities = backend(parsed.backend).capabilities_of(parsed) & BLACK_BOX
         self.spec, self._ray = spec, ray
         start_ray(ray, actors)
+        gpus = 1 if parsed.backend == "vllm" else 0
         remote = ray.remote(
             num_cpus=1, num_gpus=gpus, max_restarts=RESTARTS, max_task_retries=RESTARTS
         )(ModelActor)
         self.actors = [remote.remote(spec, 1) for _ in range(actors)]
         described = ray.get([a.describe.remote() for a in self.actors])[0]
+        if "error" in described:
+            self.close()
+            raise TailscopeError(described["error"])
         self.name = described["name"]
         self.context_length = described["context_length"]
         self._identity = {**described["identity"], "executor": {"ray": {"actors": actors}}}

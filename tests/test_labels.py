@@ -139,3 +139,31 @@ def test_a_version_3_workspace_gains_an_empty_labels_table(tmp_path):
         assert len(items) == 12 and len(ws.redteam.cases(run.id)) == 12  # old data intact
         ws.labels.record([label(run.id, 11, "present")])
         assert [lb.item_idx for lb in ws.labels.list([run.id])] == [11]
+
+
+def test_each_label_keeps_the_queue_order_it_was_gathered_in(filled, tmp_path):
+    ws, run_id = filled
+    ws.labels.record(
+        [
+            label(run_id, 0, "present").model_copy(update={"queue_order": "random"}),
+            label(run_id, 1, "absent").model_copy(update={"queue_order": "uncertainty"}),
+        ]
+    )
+    assert [lb.queue_order for lb in ws.labels.list()] == ["random", "uncertainty"]
+    ws.labels.record([label(run_id, 0, "absent")])  # a relabel that does not say how
+    assert [lb.queue_order for lb in ws.labels.list()] == ["", "uncertainty"]
+    path = tmp_path / "labels.jsonl"
+    write_labels(export_rows(ws, []), path)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [row["queue_order"] for row in rows] == ["", "uncertainty"]
+    without = tmp_path / "without.jsonl"  # a file from elsewhere, with no such column
+    without.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "queue_order"}) + "\n" for r in rows)
+    )
+    import_labels(ws, without)
+    assert [lb.queue_order for lb in ws.labels.list()] == ["", ""]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**rows[0], "queue_order": "alphabetical"}) + "\n")
+    done = tailscope("labels", "import", str(bad), workspace=tmp_path / "ws")
+    assert done.returncode == 2 and "row 1: queue_order: Input should be" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

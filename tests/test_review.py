@@ -120,6 +120,9 @@ def test_a_post_needs_the_csrf_token_and_the_same_origin(server):
         assert [(lb.item_idx, lb.label, lb.note) for lb in ws.labels.list()] == [
             (0, "present", "ok")
         ]
+    for order, stored in [("random", "random"), ("alphabetical", "")]:  # unknown: unrecorded
+        status, answer = _post(app, {**body, "order": order}, **{"X-CSRF-Token": csrf})
+        assert status == 200 and json.loads(answer)["stored"]["queue_order"] == stored
 
 
 def test_the_app_answers_only_loopback_host_names(server):

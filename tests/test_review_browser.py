@@ -98,6 +98,7 @@ def test_label_ten_items_with_the_keyboard_and_keep_them(app, browser):
     assert {idx: lb.label for idx, lb in stored.items()} == expected
     assert {lb.labeller for lb in stored.values()} == {"tester"}
     assert [lb.note for lb in stored.values() if lb.note] == ["looks borderline"]
+    assert {lb.queue_order for lb in stored.values()} == {"uncertainty"}  # the page's order
 
 
 def test_a_page_without_the_token_is_refused(app, browser):

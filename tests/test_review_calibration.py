@@ -151,7 +151,13 @@ def test_the_calibrate_command(tmp_path):
     done = tailscope("calibrate", run_id, "--json", "--method", "platt", workspace=tmp_path / "ws")
     (result,) = json.loads(done.stdout)["detectors"]
     assert result["method"] == "platt" and result["labelled"] == 30
+    assert "labels by queue order: unrecorded 30" in tailscope(
+        "calibrate", run_id, workspace=tmp_path / "ws"
+    ).stdout
+    done = tailscope("calibrate", run_id, "--order", "random", workspace=tmp_path / "ws")
+    assert done.returncode == 2 and "has 0 labelled items" in done.stderr  # none was random
     for args, message in [
+        ((run_id, "--order", "alphabetical"), "unknown queue order 'alphabetical'"),
         ((few,), "calibration needs at least 20"),
         ((run_id, "--precision", "0.9", "--recall", "0.9"), "not both"),
         ((run_id, "--method", "spline"), "use isotonic or platt"),
@@ -160,3 +166,27 @@ def test_the_calibrate_command(tmp_path):
         done = tailscope("calibrate", *args, workspace=tmp_path / "ws")
         assert done.returncode == 2 and message in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_calibration_can_keep_only_the_labels_of_some_queue_orders(ws):
+    rng = np.random.default_rng(4)
+    truth = rng.random(60) < 0.5
+    scores = np.clip(np.where(truth, rng.normal(0.7, 0.2, 60), rng.normal(0.3, 0.2, 60)), 0, 1)
+    run_id = redteam_run(ws, [f"reply {i}" for i in range(60)], scores=list(scores))
+    ws.labels.record(
+        [
+            Label(
+                run_id=run_id,
+                item_kind="case",
+                item_idx=i,
+                label="present" if t else "absent",
+                labeller="ann",
+                queue_order="random" if i < 40 else "uncertainty",
+            )
+            for i, t in enumerate(truth)
+        ]
+    )
+    (every,) = calibrate(review_items(ws, [run_id]), ws.labels.list())
+    (chosen,) = calibrate(review_items(ws, [run_id]), ws.labels.list(), orders=["random"])
+    assert every.orders == {"random": 40, "uncertainty": 20} and every.labelled == 60
+    assert chosen.orders == {"random": 40} and chosen.labelled == 40

@@ -127,6 +127,14 @@ def calibrate(
     recall: Annotated[
         float | None, typer.Option(help="Find the threshold that reaches this recall.")
     ] = None,
+    order: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--order",
+            help="Use only labels gathered in this queue order (repeatable): uncertainty, "
+            "disagreement, ensemble, random, census or unrecorded.",
+        ),
+    ] = None,
     ensemble: Annotated[
         bool,
         typer.Option(
@@ -151,7 +159,7 @@ def calibrate(
     ws = open_workspace(workspace)
     run = ws.runs.get(run_id)
     items, labels = run_items(ws, run), ws.labels.list([run.id])
-    results = calibrate_run(items, labels, method, target)
+    results = calibrate_run(items, labels, method, target, orders=_orders(order))
     evaluation = evaluate_labels(items, labels, members, seed) if ensemble else None
     if as_json:
         print_json(calibration_json(results, evaluation))
@@ -223,6 +231,8 @@ def print_calibration(results) -> None:
         for name, v in r.rates.items():
             add_row(rates, name, _band(v.value, v.low, v.high), f"{v.numerator}/{v.denominator}")
         out.print(rates)
+        orders = ", ".join(f"{name} {count}" for name, count in sorted(r.orders.items()))
+        say(f"labels by queue order: {orders}", to_stdout=True)
         hits = Table("hit rate", "raw", "corrected (Rogan-Gladen)")
         h = r.hit_rate
         add_row(
@@ -249,6 +259,18 @@ def _target_line(t) -> str:
         f"threshold {t.threshold:.4f} reaches {t.metric} {t.wanted}: precision "
         f"{t.precision:.3f}, recall {t.recall:.3f} on the labelled items"
     )
+
+
+ORDER_CHOICES = ("uncertainty", "disagreement", "ensemble", "random", "census", "unrecorded")
+
+
+def _orders(orders: list[str] | None) -> list[str] | None:
+    unknown = [o for o in orders or [] if o not in ORDER_CHOICES]
+    if unknown:
+        raise TailscopeError(
+            f"unknown queue order {unknown[0]!r}: use one of {', '.join(ORDER_CHOICES)}"
+        )
+    return orders or None
 
 
 def _target(precision: float | None, recall: float | None) -> tuple[str, float] | None:

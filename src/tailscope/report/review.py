@@ -16,7 +16,7 @@ _HEAD = [
     "run",
     "behavior",
     "detector",
-    "labelled (TP / FP / FN / TN)",
+    "labelled (TP / FP / FN / TN), by queue order",
     "precision",
     "recall",
     "hit rate, raw",
@@ -132,7 +132,9 @@ def _row(run_id: str, behavior: str, c: Calibration) -> list[str]:
         esc(run_id),
         esc(behavior),
         esc(c.detector),
-        f"{c.labelled} ({tp} / {fp} / {fn} / {tn})",
+        f"{c.labelled} ({tp} / {fp} / {fn} / {tn})<br><span class='muted'>"
+        + esc(", ".join(f"{name} {n}" for name, n in sorted(c.orders.items())))
+        + "</span>",
         _rate(c.rates["precision"]),
         _rate(c.rates["recall"]),
         f"{_rate(c.hit_rate)} <span class='muted'>{c.hit_rate.numerator}/"

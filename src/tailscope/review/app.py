@@ -159,6 +159,7 @@ def _store_label(session: ReviewSession, body) -> JSONResponse:
             label=body["label"],
             note=str(body.get("note") or ""),
             labeller=session.labeller,
+            queue_order=body.get("order") if body.get("order") in ORDERS else "",
         )
         session.ws.labels.record([label])
     except ValidationError as exc:

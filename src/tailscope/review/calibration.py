@@ -5,7 +5,7 @@ recall the user asks for, and the run's hit rate corrected for the detector's er
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,6 +52,7 @@ class Calibration:
     hit_rate: Rate  # the machine's verdicts over every item of the run
     corrected: tuple[float, float, float]  # Rogan–Gladen rate, low, high (NaN: undefined)
     target: Target | None = None
+    orders: dict[str, int] = field(default_factory=dict)  # labels used, by queue order
 
 
 def truths(items: list[ReviewItem], labels: list[Label]) -> dict[tuple, bool]:
@@ -75,18 +76,27 @@ def calibrate(
     method: str = "isotonic",
     target: tuple[str, float] | None = None,
     confidence: float = 0.95,
+    orders: list[str] | None = None,
 ) -> list[Calibration]:
-    """One calibration per detector the items were scored by."""
+    """One calibration per detector the items were scored by. `orders`: use only the labels
+    gathered in these queue orders (a queue ordered by uncertainty over-represents hard
+    items, so error rates measured on it are biased)."""
     if method not in CALIBRATORS:
         raise TailscopeError(f"unknown calibration method {method!r}: use isotonic or platt")
+    if orders:
+        labels = [lb for lb in labels if (lb.queue_order or "unrecorded") in orders]
     by_detector: dict[str, list[ReviewItem]] = defaultdict(list)
     for item in items:
         by_detector[item.behavior.detector].append(item)
     verdicts = truths(items, labels)
-    return [
-        _calibrate_one(group, verdicts, method, target, confidence)
-        for _, group in sorted(by_detector.items())
-    ]
+    results = []
+    for _, group in sorted(by_detector.items()):
+        result = _calibrate_one(group, verdicts, method, target, confidence)
+        keys = {item.key for item in group}
+        used = [lb for lb in labels if (lb.run_id, lb.item_kind, lb.item_idx) in keys]
+        result.orders = dict(Counter(lb.queue_order or "unrecorded" for lb in used))
+        results.append(result)
+    return results
 
 
 def _calibrate_one(items, verdicts, method, target, confidence) -> Calibration:

@@ -30,6 +30,7 @@ COLUMNS = (
     "labeller",
     "note",
     "created_at",
+    "queue_order",
 )
 REQUIRED = ("run_id", "item_kind", "item_idx", "response", "labeller")
 FORMATS = (".jsonl", ".csv")
@@ -57,6 +58,7 @@ def _row(item: ReviewItem, label: Label) -> dict:
         "labeller": label.labeller,
         "note": label.note,
         "created_at": label.created_at,
+        "queue_order": label.queue_order,
     }
 
 
@@ -134,6 +136,7 @@ def _label(row: dict, path: Path, number: int) -> Label:
             labeller=row["labeller"],
             note=row.get("note") or "",
             created_at=row.get("created_at") or "",
+            queue_order=row.get("queue_order") or "",
         )
     except ValidationError as exc:
         field, message, value = first_problem(exc)

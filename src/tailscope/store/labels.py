@@ -3,6 +3,7 @@ per labeller per item, so several people can judge the same item and disagree.""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from tailscope.errors import TailscopeError
@@ -44,6 +45,14 @@ class LabelTable:
                         label.created_at or now_iso(),
                     ),
                 )
+                db.execute(  # replaced with the label, so an old order cannot linger
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (
+                        _order_key(label.run_id, label.item_kind, label.item_idx, label.labeller),
+                        label.queue_order,
+                    ),
+                )
 
     def list(self, run_ids: list[str] | None = None) -> list[Label]:
         """Every label, or those of the given runs, in item order then labeller."""
@@ -53,7 +62,19 @@ class LabelTable:
             sql += f" WHERE run_id IN ({', '.join('?' * len(run_ids))})"
             params = tuple(run_ids)
         rows = self._db.query(sql + " ORDER BY run_id, item_kind, item_idx, labeller", params)
-        return [Label.model_validate(dict(zip(_FIELDS, row, strict=True))) for row in rows]
+        orders = dict(self._db.query("SELECT key, value FROM meta WHERE key LIKE 'label-order %'"))
+        labels = []
+        for row in rows:
+            fields = dict(zip(_FIELDS, row, strict=True))
+            order = orders.get(_order_key(*row[:4]), "")
+            labels.append(Label.model_validate({**fields, "queue_order": order}))
+        return labels
+
+
+def _order_key(run_id: str, item_kind: str, item_idx: int, labeller: str) -> str:
+    """Where a label's queue order lives: the workspace's key-value `meta` table, so that
+    recording it needed no schema step (a labeller name may hold any character, hence JSON)."""
+    return "label-order " + json.dumps([run_id, item_kind, item_idx, labeller], ensure_ascii=False)
 
 
 def _require_item(db: sqlite3.Connection, database: Database, label: Label) -> None:

@@ -138,6 +138,9 @@ class Pool(Record):
 LabelValue = Literal["present", "absent", "unsure"]
 LABEL_VALUES: tuple[str, ...] = ("present", "absent", "unsure")
 ItemKind = Literal["finding", "case", "elicitation"]
+# How the labeller came to the item: a review-queue order, "census" (every item of the run
+# labelled, in run order) or "" (not recorded: older labels, imports that do not say).
+QueueOrder = Literal["", "uncertainty", "disagreement", "ensemble", "random", "census"]
 
 
 class Label(Record):
@@ -152,3 +155,4 @@ class Label(Record):
     labeller: str = Field(min_length=1)
     note: str = ""
     created_at: str = ""
+    queue_order: QueueOrder = ""  # a queue ordered by uncertainty biases error rates

@@ -20,6 +20,7 @@ async function submit(label) {
       item_idx: Number(item.dataset.idx),
       label: label,
       note: document.getElementById("note").value,
+      order: item.dataset.order,
     }),
   });
   if (response.ok) {

@@ -47,3 +47,17 @@ def test_a_tail_on_one_template_is_named_and_a_spread_tail_is_not():
     assert "9 of the top 10" in warning and "'Pretend you are'" in warning
     result = forecast(observations(logp=logp), 1e5, bootstrap=0, queries=queries)
     assert warning in result.diagnostics["warnings"]
+
+
+def test_a_run_with_no_or_one_hit_says_the_shape_was_not_tested():
+    for hits in (0, 1):
+        p = np.zeros(24)
+        p[:hits] = 0.5
+        diag = diagnose(observations(p), k_tail=4)
+        assert diag.xi is None and diag.shape == "unknown"
+        assert diag.warnings == [
+            f"tail shape not tested: only {hits} of 24 queries have p > 0; the "
+            "peaks-over-threshold fit needs 4: evaluate more queries or take more samples"
+        ]
+        result = forecast(observations(p), 1e4, k_tail=4, bootstrap=20)
+        assert all(m.status == "not_enough_signal" for m in result.methods)

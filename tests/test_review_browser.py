@@ -56,9 +56,12 @@ def app(tmp_path_factory, browser):
 
 
 def _wait(driver, condition):
+    """Wait for a condition; an element read while the page navigates away is read again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S).until(condition)
+    wait = WebDriverWait(driver, WAIT_S, ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(condition)
 
 
 def _press(driver, key: str) -> None:

@@ -86,10 +86,11 @@ def fit_gpd(excess: np.ndarray) -> tuple[float, float, str | None]:
 
 
 def fit_pot(obs: Observations, k_tail: int = K_TAIL) -> GeneralizedParetoTail:
-    if obs.n_positive < k_tail + 1:
+    need = max(k_tail, MIN_EXCESSES) + 1  # a threshold below MIN_EXCESSES excesses at least
+    if obs.n_positive < need:
         raise NotEnoughSignal(
             f"only {obs.n_positive} of {obs.m} queries have p > 0; the peaks-over-threshold "
-            f"fit needs k_tail + 1 = {k_tail + 1}: evaluate more queries or take more samples"
+            f"fit needs {need}: evaluate more queries or take more samples"
         )
     ordered = np.sort(obs.psi[np.isfinite(obs.psi)])[::-1]
     u = ordered[k_tail]

@@ -100,3 +100,17 @@ def test_unknown_and_broken_models_are_clear_errors(tmp_path):
     corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
     with pytest.raises(TailscopeError, match="could not convert GGUF"):
         load_model(str(corrupt))
+
+
+def test_one_chat_rendering_for_templated_and_base_tokenizers(smol_tokenizer):
+    import copy
+
+    from tailscope.models.chat import render_chat
+
+    chat = render_chat(smol_tokenizer, "Hi there", "Be brief.")
+    assert chat.index("Be brief.") < chat.index("Hi there")
+    assert chat.endswith("<|im_start|>assistant\n")
+    base = copy.copy(smol_tokenizer)
+    base.chat_template = None
+    assert render_chat(base, "Hi there", "Be brief.") == "Be brief.\nUser: Hi there\nAssistant:"
+    assert render_chat(base, "Hi there") == "User: Hi there\nAssistant:"

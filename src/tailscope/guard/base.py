@@ -37,7 +37,7 @@ decorated `@GUARDS.register` (or a plugin module, `docs/extending.md`).
 
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from enum import StrEnum
 from itertools import accumulate
@@ -197,8 +197,9 @@ class TextGuard(Guard):
 
     stages = frozenset(Stage)
 
+    @abstractmethod
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
-        raise NotImplementedError
+        """p(restricted) per text."""
 
     def score_prompts(self, prompts, *, system_prompt=None) -> np.ndarray:
         return self.score_texts(list(prompts))

@@ -12,12 +12,11 @@ from transformers import DynamicCache, LogitsProcessorList
 from tailscope.errors import TailscopeError
 from tailscope.files import one_line
 from tailscope.models.base import ChatLayout, TrainableModel
+from tailscope.models.chat import render_chat
 from tailscope.models.quote_constraint import QuoteConstraint, QuoteConstraintOptions
 
 # Marks where the user's text goes when the chat template is split into spans.
 _SENTINEL = "\u2063TAILSCOPE_USER_TEXT\u2063"
-# Used only for models without a chat template (base models).
-_PLAIN_TEMPLATE = "{system}User: {user}\nAssistant:"
 
 
 class HFModel(TrainableModel):
@@ -67,15 +66,7 @@ class HFModel(TrainableModel):
     def chat_text(self, prompt: str, system_prompt: str | None = None) -> str:
         if system_prompt is None:
             system_prompt = self.default_system_prompt
-        if not getattr(self.tokenizer, "chat_template", None):
-            system = f"{system_prompt}\n" if system_prompt else ""
-            return _PLAIN_TEMPLATE.format(system=system, user=prompt)
-        messages = [{"role": "user", "content": prompt}]
-        if system_prompt is not None:
-            messages.insert(0, {"role": "system", "content": system_prompt})
-        return self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
+        return render_chat(self.tokenizer, prompt, system_prompt)
 
     def rendered_system_prompt(self, system_prompt: str | None = None) -> str:
         return self.chat_text(_SENTINEL, system_prompt).split(_SENTINEL)[0]

@@ -6,7 +6,7 @@ directory, a .gguf file, converted once as for the transformers backend):
 
 vLLM is imported only when such a model loads (`pip install vllm` on a GPU machine). On a
 machine without a CUDA GPU the backend says so in one line. Prompts go through the model's
-chat template exactly as in-process (`HFModel.chat_text`); each prompt of a sampled call
+chat template exactly as in-process (`models/chat.py`); each prompt of a sampled call
 has its own seed (the call's seed plus its index), so replies do not depend on batching.
 """
 
@@ -19,9 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailscope.errors import TailscopeError
 from tailscope.models.base import Capability, LanguageModel
+from tailscope.models.chat import render_chat
 from tailscope.models.registry import BACKENDS, Backend, ModelSpec, local_model_dir
-
-_PLAIN_TEMPLATE = "{system}User: {user}\nAssistant:"  # as HFModel, for base models
 
 
 class VLLMOptions(BaseModel):
@@ -60,15 +59,7 @@ class VLLMModel(LanguageModel):
     def chat_text(self, prompt: str, system_prompt: str | None = None) -> str:
         if system_prompt is None:
             system_prompt = self.default_system_prompt
-        if not getattr(self.tokenizer, "chat_template", None):
-            system = f"{system_prompt}\n" if system_prompt else ""
-            return _PLAIN_TEMPLATE.format(system=system, user=prompt)
-        messages = [{"role": "user", "content": prompt}]
-        if system_prompt is not None:
-            messages.insert(0, {"role": "system", "content": system_prompt})
-        return self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
+        return render_chat(self.tokenizer, prompt, system_prompt)
 
     def generate(
         self,

@@ -151,9 +151,10 @@ def test_the_calibrate_command(tmp_path):
     done = tailscope("calibrate", run_id, "--json", "--method", "platt", workspace=tmp_path / "ws")
     (result,) = json.loads(done.stdout)["detectors"]
     assert result["method"] == "platt" and result["labelled"] == 30
-    assert "labels by queue order: unrecorded 30" in tailscope(
-        "calibrate", run_id, workspace=tmp_path / "ws"
-    ).stdout
+    assert (
+        "labels by queue order: unrecorded 30"
+        in tailscope("calibrate", run_id, workspace=tmp_path / "ws").stdout
+    )
     done = tailscope("calibrate", run_id, "--order", "random", workspace=tmp_path / "ws")
     assert done.returncode == 2 and "has 0 labelled items" in done.stderr  # none was random
     for args, message in [

@@ -101,9 +101,7 @@ def next_item(
     return None
 
 
-def progress(
-    queue: list[ReviewItem], labels: dict[tuple, list[Label]], labeller: str
-) -> Progress:
+def progress(queue: list[ReviewItem], labels: dict[tuple, list[Label]], labeller: str) -> Progress:
     mine = anyone = multiple = agreeing_pairs = pairs = matching = definite = 0
     for item in queue:
         item_labels = labels.get(item.key, [])

@@ -41,19 +41,27 @@ def show(
 ) -> None:
     """Show one run: its configuration, status and records (findings, test cases, ...)."""
     from tailscope.cli.tables import print_records
+    from tailscope.report.usage import usage_rows
     from tailscope.runs.registry import run_kind
 
     ws = open_workspace(workspace)
     run = ws.runs.get(run_id)
     kind = run_kind(run.kind)
     records = kind.records(ws, run.id)
+    usage = ws.responses.usage(run.id)
     if as_json:
-        print_json({"run": run.to_json(), kind.records_key: [r.to_json() for r in records]})
+        shown = {"run": run.to_json(), kind.records_key: [r.to_json() for r in records]}
+        print_json({**shown, "endpoint_usage": usage} if usage else shown)
         return
     say(
         f"{run.id} {run.kind} · {run.status} · model {run.model.get('name')} · seed {run.seed}",
         to_stdout=True,
     )
+    for _, role, model, requests, retries, hits in usage_rows(ws, [run]):
+        say(
+            f"{role} {model}: {requests} requests, {retries} retries, {hits} from the cache",
+            to_stdout=True,
+        )
     print_records(records)
 
 

@@ -22,6 +22,7 @@ from tailscope import __version__
 from tailscope.errors import TailscopeError
 from tailscope.report.blocks import esc, run_badge, run_section, table
 from tailscope.report.review import review_section
+from tailscope.report.usage import usage_section
 from tailscope.runs.registry import RUN_KINDS, ReportPart, run_kind
 from tailscope.store import Run, Workspace
 
@@ -40,7 +41,7 @@ def write_report(workspace: Workspace, run_ids: list[str], out_path: Path) -> Pa
         generated=esc(datetime.now(UTC).isoformat(timespec="seconds")),
         version=esc(__version__),
         summary=_summary(parts),
-        overview=_overview(runs, parts),
+        overview=_overview(runs, parts) + usage_section(workspace, runs),
         sections="\n".join(
             [
                 *(section for part in parts.values() for section in part.sections),

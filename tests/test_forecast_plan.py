@@ -12,7 +12,9 @@ import pytest
 from tailscope.errors import TailscopeError
 from tailscope.forecast.data import observations
 from tailscope.forecast.plan import plan
+from tailscope.store import Workspace
 from tests.cli import assert_one_line_error, tailscope
+from tests.review_workspace import redteam_run
 
 
 def tail(m: int, seed: int):
@@ -68,3 +70,17 @@ def test_plan_cli_refuses_runs_of_different_models(tmp_path, tiny_model_dir):
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)["plan"]
     assert row["m"] == 30 and row["add"] == 100 and row["width_after"] < row["width_now"]
+
+
+def test_plan_takes_red_team_runs_their_cases_as_the_queries(tmp_path):
+    path = tmp_path / "ws"
+    rng = np.random.default_rng(5)
+    with Workspace(path) as ws:  # detector scores with an exponential tail in psi
+        scores = [list(np.exp(-np.exp(1.5 - 0.3 * rng.exponential(size=m)))) for m in (60, 400)]
+        run_ids = [redteam_run(ws, [f"reply {i}" for i in range(len(s))], s) for s in scores]
+    result = tailscope("plan", *run_ids, "--budget", "500", "--json", workspace=path)
+    assert result.returncode == 0, result.stderr
+    rows = {row["m"]: row for row in json.loads(result.stdout)["plan"]}
+    assert sorted(rows) == [60, 400] and sum(r["add"] for r in rows.values()) == 500
+    assert rows[60]["add"] > rows[400]["add"]  # the smaller run has the wider interval
+    assert rows[60]["width_after"] < rows[60]["width_now"]

@@ -276,7 +276,9 @@ def backtest(
 
 
 def plan(
-    runs: Annotated[list[str], typer.Argument(help="Elicitation run ids, one per behavior.")],
+    runs: Annotated[
+        list[str], typer.Argument(help="Elicitation or red-team run ids, one per behavior.")
+    ],
     budget: Annotated[int, typer.Option(help="New evaluation queries to split among them.")],
     deploy: Annotated[str, typer.Option(help="Deployment queries n to forecast for.")] = "1e6",
     k_tail: KTail = 10,
@@ -284,20 +286,26 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Split a query budget among behaviors' evaluation runs to shrink the widest forecast
-    interval at the deployment size; shows the expected interval after the split.
+    interval at the deployment size; shows the expected interval after the split. A red-team
+    run counts its test cases as the queries, each with p = the detector's score of the reply.
 
     Example: tailscope plan RUN_A RUN_B --budget 2000 --deploy 1e6
     """
     from tailscope.forecast.plan import check_budget, plan_json
     from tailscope.forecast.plan import plan as make_plan
-    from tailscope.kinds.elicit import run_observations
+    from tailscope.forecast.sources import run_evaluation_set
     from tailscope.report.blocks import behavior_label
 
     n = _parse_count(deploy, "--deploy")
     check_budget(budget)  # before the workspace is opened
     ws = open_workspace(workspace)
-    sets = [(f"{run_id} {behavior_label(ws.runs.get(run_id))}", run_observations(ws, run_id))
-            for run_id in runs]  # fmt: skip
+    sets = [
+        (
+            f"{run_id} {behavior_label(ws.runs.get(run_id))}",
+            run_evaluation_set(ws, run_id).observations,
+        )
+        for run_id in runs
+    ]
     models = {str(ws.runs.get(run_id).config.get("model")) for run_id in runs}
     if len(models) > 1:
         raise TailscopeError(

@@ -1,5 +1,5 @@
-"""`tailscope guard data` and `guard train` from the command line: bad input is one line and
-exit status 2, and nothing is recorded."""
+"""`tailscope guard data` and `guard train` from the command line, and a guarded-target file
+given as a model: bad input is one line and exit status 2, and nothing is recorded."""
 
 from __future__ import annotations
 

@@ -3,11 +3,13 @@ restricted and permitted queries, adaptive red teaming, a kill and a resume."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tailscope.behaviors.ref import BehaviorRef
 from tailscope.errors import TailscopeError
 from tailscope.guard import make_guard
+from tailscope.guard.base import Guard, GuardParams, Stage
 from tailscope.guard.evaluate import GuardEvalConfig
 from tailscope.guard.model import guarded
 from tailscope.kinds.guard_eval import GuardEvalKind, eval_summary
@@ -157,3 +159,45 @@ def test_a_guard_eval_with_nothing_to_attack_is_one_line():
 def test_guard_eval_without_a_guarded_target_is_exit_2(tmp_path):
     result = tailscope("guard", "eval", "--restricted", "pool", workspace=tmp_path)
     assert_one_line_error(result, "--guarded")
+
+
+class ModelReadingGuard(Guard):
+    """An output guard that reads every streamed token with a language model (one forward
+    pass over the reply so far per check), as a separate classifier model does; it never
+    halts."""
+
+    kind = "model-reading"
+    summary = "reads each reply prefix with a model"
+    stages = frozenset({Stage.OUTPUT})
+    default_stage = Stage.OUTPUT
+
+    def __init__(self, model):
+        super().__init__(GuardParams(kind="model-reading", threshold=1.0))
+        self.model = model
+
+    def score_stream(self, prompts, pieces, *, system_prompt=None, hidden=None):
+        scores = []
+        for prompt, reply in zip(prompts, pieces, strict=True):
+            prefixes = ["".join(reply[:t]) for t in range(1, len(reply) + 1)]
+            self.model.logprob([prompt] * len(prefixes), prefixes)
+            scores.append(np.zeros(len(reply)))
+        return scores
+
+
+def test_flops_per_token_count_the_guards_model_and_not_a_keyword_check(tmp_path, tiny_model):
+    ws = _workspace(tmp_path / "ws")
+    config = _config(max_new_tokens=6, general=0)
+    keyword = execute(ws, "guard-eval", config, 0, models=_models(tiny_model))
+    reading = {
+        "target": tiny_model,
+        "guarded": guarded(tiny_model, [ModelReadingGuard(tiny_model)], refusal="No."),
+    }
+    reader = execute(ws, "guard-eval", config, 0, models=reading)
+    plain = eval_summary(ws, keyword)["overhead"]
+    read = eval_summary(ws, reader)["overhead"]
+    assert plain["unguarded_flops_per_token"] > 0
+    # a regex costs no FLOPs: the guarded side differs only by the prompts it blocked
+    assert abs(plain["flops_overhead"]) < 0.5
+    # re-reading the reply at every token costs more than generating it
+    assert read["flops_overhead"] > 1.0
+    assert read["unguarded_flops_per_token"] == pytest.approx(plain["unguarded_flops_per_token"])

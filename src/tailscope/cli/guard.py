@@ -125,6 +125,7 @@ def print_guard_eval(summary: dict) -> None:
     from rich.table import Table
 
     from tailscope.cli.common import add_row, out
+    from tailscope.guard.eval_summary import flops_line
 
     table = Table("queries", "ASR unguarded", "ASR guarded", "refused unguarded", "refused guarded")
     for name, s in summary["sets"].items():
@@ -149,6 +150,8 @@ def print_guard_eval(summary: dict) -> None:
             f"{overhead['guarded_ms_per_token']:.2f} ms guarded ({overhead['overhead']:+.1%})",
             to_stdout=True,
         )
+    if flops := flops_line(overhead):
+        say(flops, to_stdout=True)
     if summary["halts"]:
         halts = sorted(summary["halts"])
         say(f"streaming halts: {len(halts)}, median token {halts[len(halts) // 2]}", to_stdout=True)

@@ -64,7 +64,40 @@ def overhead(timings) -> dict:
         "overhead": shielded / plain - 1,
         "unguarded_tokens": plain_tokens,
         "guarded_tokens": guarded_tokens,
+        **flops_per_token(timings),
     }
+
+
+def flops_per_token(timings) -> dict:
+    """FLOPs per generated token on the batch they were counted on; None where nothing was
+    counted or the target runs elsewhere (an endpoint: no local FLOPs to compare with)."""
+    counted = [t for t in timings if t.unguarded_flops is not None]
+    if not counted or not counted[0].unguarded_flops:
+        return {
+            "unguarded_flops_per_token": None,
+            "guarded_flops_per_token": None,
+            "flops_overhead": None,
+        }
+    (first,) = counted
+    plain = first.unguarded_flops / max(first.unguarded_tokens, 1)
+    shielded = first.guarded_flops / max(first.guarded_tokens, 1)
+    return {
+        "unguarded_flops_per_token": plain,
+        "guarded_flops_per_token": shielded,
+        "flops_overhead": shielded / plain - 1,
+    }
+
+
+def flops_line(overhead: dict) -> str | None:
+    """The FLOPs comparison as one sentence, for the CLI and the report."""
+    if overhead.get("flops_overhead") is None:
+        return None
+    return (
+        f"FLOPs per generated token (first batch, torch's counter): "
+        f"{overhead['unguarded_flops_per_token'] / 1e9:.3g} GFLOP unguarded, "
+        f"{overhead['guarded_flops_per_token'] / 1e9:.3g} GFLOP guarded "
+        f"({overhead['flops_overhead']:+.1%})"
+    )
 
 
 def curves(items) -> dict[str, list[dict]]:

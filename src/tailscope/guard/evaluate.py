@@ -9,7 +9,9 @@ in one run, on the same queries and at the same attack budgets.
   examples, or pools) and the built-in general pool; a reply is refused when the refusal
   detector says so or a guard acted. The unguarded target's own refusal rate sits beside.
 - Overhead: each batch is generated unguarded and guarded back to back; wall time per
-  generated token.
+  generated token. The first batch is generated once more on each side under torch's
+  FlopCounterMode (untimed: the counter slows every op), for FLOPs per generated token of
+  what runs in this process (the target, when it is in-process, and every guard's model).
 - Curves: every guard's score on each unguarded exchange, so ASR and false refusals can be
   read at any threshold.
 - Adaptive attacks: red-team runs of each method against both targets at the same budget
@@ -102,10 +104,24 @@ class BatchTiming(Record):
     unguarded_tokens: int
     guarded_s: float
     guarded_tokens: int
+    unguarded_flops: int | None = None  # counted on the first batch only
+    guarded_flops: int | None = None
 
 
-def answer_batch(config, target, guarded: GuardedModel, items, behavior, refusal) -> dict:
-    """Both targets' replies to one batch (same set, same system prompt), timed, judged."""
+def counted_flops(generate) -> int:
+    """The FLOPs torch counts while `generate()` runs in this process."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        generate()
+    return int(counter.get_total_flops())
+
+
+def answer_batch(
+    config, target, guarded: GuardedModel, items, behavior, refusal, count_flops: bool = False
+) -> dict:
+    """Both targets' replies to one batch (same set, same system prompt), timed, judged;
+    with `count_flops`, each side's FLOPs too, from one more untimed generation."""
     prompts, system = [i["prompt"] for i in items], items[0].get("system_prompt")
     settings = {"max_new_tokens": config.max_new_tokens, "system_prompt": system}
     start = time.perf_counter()
@@ -114,6 +130,12 @@ def answer_batch(config, target, guarded: GuardedModel, items, behavior, refusal
     start = time.perf_counter()
     shielded = [row[0] for row in guarded.generate_guarded(prompts, **settings)]
     guarded_s = time.perf_counter() - start
+    flops = {}
+    if count_flops:
+        flops = {
+            "unguarded_flops": counted_flops(lambda: target.generate(prompts, **settings)),
+            "guarded_flops": counted_flops(lambda: guarded.generate_guarded(prompts, **settings)),
+        }
     scores = guard_scores(guarded, prompts, plain, system)
     success_u, refused_u = _judge(behavior, refusal, plain, [None] * len(plain))
     success_g, refused_g = _judge(
@@ -138,6 +160,7 @@ def answer_batch(config, target, guarded: GuardedModel, items, behavior, refusal
         unguarded_tokens=sum(len(guarded.pieces(r)) for r in plain),
         guarded_s=guarded_s,
         guarded_tokens=sum(r.tokens for r in shielded),
+        **flops,
     )
     return {"items": [r.to_json() for r in records], "timing": timing.to_json()}
 
@@ -197,7 +220,8 @@ def execute_guard_eval(ctx) -> None:
     task = ctx.progress.task("guard eval batches", total=len(units), completed=len(done))
     for count, (key, items) in enumerate(units, 1):
         if key not in done:
-            result = answer_batch(config, target, guarded, items, behavior, refusal)
+            first = count == 1
+            result = answer_batch(config, target, guarded, items, behavior, refusal, first)
             ws.units.complete(ctx.run_id, key, result)
         task.update(completed=count)
     for method in config.adaptive:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from tailscope.guard.eval_summary import flops_line
 from tailscope.report.blocks import band, esc, figure, pct, quote, run_section, table
 from tailscope.report.plots import STYLE, png
 
@@ -66,6 +67,8 @@ def _overhead(overhead: dict, halts: list, actions: dict) -> str:
         f"unguarded, {overhead['guarded_ms_per_token']:.2f} ms guarded "
         f"(overhead {pct(overhead['overhead'])}, measured in this run).</p>"
     )
+    if flops := flops_line(overhead):
+        text += f"<p>{esc(flops)}.</p>"
     if halts:
         ordered = sorted(halts)
         text += (

@@ -201,3 +201,37 @@ def test_flops_per_token_count_the_guards_model_and_not_a_keyword_check(tmp_path
     # re-reading the reply at every token costs more than generating it
     assert read["flops_overhead"] > 1.0
     assert read["unguarded_flops_per_token"] == pytest.approx(plain["unguarded_flops_per_token"])
+
+
+def test_adaptive_white_box_search_runs_against_both_targets_at_the_same_steps(
+    tmp_path, tiny_model
+):
+    ws = _workspace(tmp_path / "ws")
+    everything = make_guard({"kind": "keyword", "patterns": [r"[\s\S]"], "stage": "output"})
+    models = {"target": tiny_model, "guarded": guarded(tiny_model, [everything], refusal="No.")}
+    config = _config(
+        behavior=BehaviorRef.parse("say:target=Hello there"), adaptive=["gcg"], search_steps=3
+    )
+    run_id = execute(ws, "guard-eval", config, 0, models=models)
+    adaptive = eval_summary(ws, run_id)["adaptive"]["gcg"]
+    runs = {side: adaptive[side]["run"] for side in ("unguarded", "guarded")}
+    assert all(ws.runs.get(r).kind == "search" for r in runs.values())
+    steps = {side: [s["objective"] for s in ws.units.steps(r)] for side, r in runs.items()}
+    assert len(steps["guarded"]) == 3 and steps["guarded"] == steps["unguarded"]
+    assert adaptive["guarded"]["n"] == 1 and adaptive["guarded"]["hits"] == 0  # all blocked
+    (finding,) = ws.units.findings(runs["guarded"])
+    assert finding.output == "No."
+    page = write_report(ws, [run_id], tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "optimizer steps for white-box search" in page
+
+
+def test_adaptive_search_on_a_black_box_target_is_one_line_before_anything_loads(tmp_path):
+    endpoint = "openai:http://127.0.0.1:9/v1#smollm2"  # closed: nothing may connect
+    config = GuardEvalConfig(
+        guarded=endpoint, target=endpoint, behavior=BehaviorRef.parse("say:target=Hi"),
+        adaptive=["arca"],
+    )  # fmt: skip
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(TailscopeError, match="white-box search") as error:
+        execute(ws, "guard-eval", config, 0)
+    assert "\n" not in str(error.value) and not ws.runs.list()

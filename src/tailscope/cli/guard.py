@@ -50,12 +50,18 @@ def guard_eval(
     replay: Annotated[list[str], typer.Option(help="Search or red-team run to replay.")] = [],
     general: Annotated[int, typer.Option(help="Queries of the built-in general pool.")] = 0,
     adaptive: Annotated[
-        list[str], typer.Option(help="Red-team method run against both: {redteam_methods}.")
+        list[str],
+        typer.Option(
+            help="Attack run against both (repeat): a red-team method ({redteam_methods}) at "
+            "--budget queries, or a white-box search ({search_methods}) at --search-steps "
+            "steps (white-box targets only)."
+        ),
     ] = [],
     attacker: Annotated[
         str | None, typer.Option(help="Adaptive attacker [default: the unguarded target].")
     ] = None,
-    budget: Annotated[int, typer.Option(help="Target queries per adaptive attack.")] = 64,
+    budget: Annotated[int, typer.Option(help="Target queries per adaptive red-team attack.")] = 64,
+    search_steps: Annotated[int, typer.Option(help="Optimizer steps per adaptive search.")] = 32,
     batch: Annotated[int, typer.Option(help="Queries per committed batch.")] = 16,
     max_new_tokens: Annotated[int, typer.Option(help="Reply tokens.")] = 48,
     system_prompt: Annotated[str | None, typer.Option(help="[default: the behavior's]")] = None,
@@ -69,6 +75,7 @@ def guard_eval(
     Examples:
       tailscope guard eval --guarded lock-guard.yaml --data RUN_ID --general 100
       tailscope guard eval --guarded secret-guard.yaml -b secret-leakage --adaptive rl
+      tailscope guard eval --guarded guard.yaml -b say:target=idiot --adaptive arca
     """
     from tailscope.runs.execute import execute, resumable
 
@@ -85,8 +92,7 @@ def guard_eval(
 
 _FIELDS = (
     "guarded target behavior data restricted permitted replay general adaptive attacker budget "
-    "batch "
-    "max_new_tokens system_prompt"
+    "search_steps batch max_new_tokens system_prompt"
 ).split()
 
 

@@ -14,8 +14,9 @@ in one run, on the same queries and at the same attack budgets.
   what runs in this process (the target, when it is in-process, and every guard's model).
 - Curves: every guard's score on each unguarded exchange, so ASR and false refusals can be
   read at any threshold.
-- Adaptive attacks: red-team runs of each method against both targets at the same budget
-  (child runs, recorded and resumable on their own).
+- Adaptive attacks: red-team runs of each method against both targets at the same budget,
+  and white-box searches (arca, gcg, autoprompt) at the same steps when the target is
+  white-box (child runs, recorded and resumable on their own).
 
 Every batch is one committed unit, so a killed evaluation resumes where it stopped.
 """
@@ -46,9 +47,10 @@ class GuardEvalConfig(RunConfig):
     permitted: list[str] = Field(default_factory=list)  # pools of permitted queries
     replay: list[str] = Field(default_factory=list)  # search / red-team runs to replay
     general: int = Field(0, ge=0)  # queries from the built-in general pool
-    adaptive: list[str] = Field(default_factory=list)  # red-team methods, both targets
+    adaptive: list[str] = Field(default_factory=list)  # red-team or search methods, both
     attacker: str | None = None  # the adaptive attacker [default: the unguarded target]
-    budget: int = Field(64, ge=1)  # target queries per adaptive attack
+    budget: int = Field(64, ge=1)  # target queries per adaptive red-team attack
+    search_steps: int = Field(32, ge=1)  # optimizer steps per adaptive search
     batch: int = Field(16, ge=1)
     max_new_tokens: int = Field(48, ge=1)
     system_prompt: str | None = None  # default: the behavior's
@@ -64,13 +66,50 @@ class GuardEvalConfig(RunConfig):
             raise TailscopeError(
                 "adaptive attacks need a behavior to score them: pass --behavior NAME"
             )
+        for method in self.searches():
+            self.child(method, "guarded", None)[1].check()
+
+    def searches(self) -> list[str]:
+        """The adaptive methods that are white-box searches (the rest are red-team methods)."""
+        from tailscope.search.methods import SEARCH_METHODS
+
+        return [m for m in self.adaptive if m in SEARCH_METHODS]
+
+    def child(self, method: str, side: str, parent: str | None) -> tuple[str, RunConfig]:
+        """The run kind and config of one adaptive attack on one side; both sides get the
+        same budget (target queries for red teaming, optimizer steps for search)."""
+        from tailscope.redteam.session import RedTeamConfig
+        from tailscope.search.config import SearchConfig, SearchSettings
+
+        model = self.target if side == "unguarded" else self.guarded
+        if method in self.searches():
+            settings = SearchSettings(
+                method=method, max_steps=self.search_steps, system_prompt=self.system_prompt
+            )
+            return "search", SearchConfig(model=model, behaviors=[self.behavior], settings=settings)
+        config = RedTeamConfig(
+            model=model,
+            attacker=self.attacker or self.target,
+            behavior=self.behavior,
+            method=method,
+            budget=self.budget,
+            batch=self.batch,
+            max_new_tokens=self.max_new_tokens,
+            system_prompt=self.system_prompt,
+            parent=parent,
+        )
+        return "redteam", config.resolved()
 
     def model_needs(self) -> dict[str, ModelNeed]:
         generates = {"--max-new-tokens": self.max_new_tokens}
         needs = frozenset({Capability.GENERATE})
+        purpose = "guard eval"
+        if self.searches():  # one line before anything loads where a side is black-box
+            needs |= {Capability.WHITE_BOX}
+            purpose = f"guard eval with adaptive white-box search ({', '.join(self.searches())})"
         roles = {
-            "target": ModelNeed(self.target, needs, "guard eval", generates),
-            "guarded": ModelNeed(self.guarded, needs, "guard eval", generates),
+            "target": ModelNeed(self.target, needs, purpose, generates),
+            "guarded": ModelNeed(self.guarded, needs, purpose, generates),
         }
         if self.adaptive and self.attacker:
             roles["attacker"] = ModelNeed(self.attacker, needs, "the adaptive attacker")
@@ -230,38 +269,30 @@ def execute_guard_eval(ctx) -> None:
 
 
 def adaptive_attack(ctx, method: str, side: str) -> str:
-    """A red-team run of `method` against one side at the evaluation's budget, by the same
-    attacker for both (default: the unguarded target, so trained attackers work). A child
-    run, recorded on its own and resumed if it was interrupted."""
-    from tailscope.redteam.session import RedTeamConfig
+    """One adaptive attack on one side: a red-team run of `method` at the evaluation's budget
+    (the same attacker for both sides; default the unguarded target, so trained attackers
+    work), or a white-box search at its steps. A child run, recorded on its own and resumed
+    if it was interrupted."""
     from tailscope.runs.execute import RunInterrupted, execute
 
     config, ws = ctx.config, ctx.ws
     key = f"adaptive:{method}:{side}"
     known = ws.checkpoints.load(ctx.run_id, key)
-    child = RedTeamConfig(
-        model=config.target if side == "unguarded" else config.guarded,
-        attacker=config.attacker or config.target,
-        behavior=config.behavior,
-        method=method,
-        budget=config.budget,
-        batch=config.batch,
-        max_new_tokens=config.max_new_tokens,
-        system_prompt=config.system_prompt,
-        parent=ctx.run_id,
-    ).resolved()
+    kind, child = config.child(method, side, ctx.run_id)
     if known and known.get("completed"):
         return known["run"]
     target = ctx.models["target" if side == "unguarded" else "guarded"]
-    attacker = ctx.models.get("attacker", ctx.models["target"])
-    models = {"target": target, "attacker": attacker}
+    models = {"target": target}
+    identity = target.identity()
+    if kind == "redteam":
+        models["attacker"] = ctx.models.get("attacker", ctx.models["target"])
+        identity = {**identity, "attacker": models["attacker"].identity()}
     if known is None:
-        identity = {**target.identity(), "attacker": attacker.identity()}
-        run_id = ws.runs.create("redteam", child.model_dump(mode="json"), ctx.seed, identity)
+        run_id = ws.runs.create(kind, child.model_dump(mode="json"), ctx.seed, identity)
         known = {"run": run_id, "completed": False}
         ws.checkpoints.save(ctx.run_id, key, known)
     try:
-        execute(ws, "redteam", child, ctx.seed, resume=known["run"], models=models)
+        execute(ws, kind, child, ctx.seed, resume=known["run"], models=models)
     except RunInterrupted:
         raise KeyboardInterrupt from None  # the evaluation is interrupted with its child
     ws.checkpoints.save(ctx.run_id, key, {"run": known["run"], "completed": True})
@@ -278,11 +309,15 @@ def adaptive_results(ws, run_id: str, config) -> dict:
             known = ws.checkpoints.load(run_id, f"adaptive:{method}:{side}")
             if not known:
                 continue
-            cases = ws.redteam.cases(known["run"])
-            hits = [c for c in cases if c.hit]
+            if ws.runs.get(known["run"]).kind == "search":  # per restart: a verified prompt?
+                tries = ws.units.findings(known["run"])
+                found = [f.prompt for f in tries if f.success]
+            else:
+                tries = ws.redteam.cases(known["run"])
+                found = [c.test_case for c in tries if c.hit]
             out.setdefault(method, {})[side] = {
                 "run": known["run"],
-                **rate(len(hits), len(cases)),
-                "examples": [c.test_case for c in hits[:3]],
+                **rate(len(found), len(tries)),
+                "examples": found[:3],
             }
     return out

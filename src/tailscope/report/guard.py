@@ -96,7 +96,12 @@ def _adaptive(adaptive: dict) -> str:
             ]
         )
     head = ["adaptive attack", "ASR unguarded", "ASR guarded", "bypasses found (guarded)"]
-    return "<h3>Adaptive attacks (same budget)</h3>" + table(head, rows)
+    note = (
+        "<p class='muted'>The same budget on both sides: target queries for red teaming, "
+        "optimizer steps for white-box search, whose rate counts the restarts that found a "
+        "verified prompt.</p>"
+    )
+    return "<h3>Adaptive attacks (same budget)</h3>" + note + table(head, rows)
 
 
 def curve_plot(curves: dict) -> str | None:

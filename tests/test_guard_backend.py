@@ -318,3 +318,16 @@ def test_a_trained_guard_whose_artifact_is_missing_or_corrupt_is_one_line(
     with pytest.raises(TailscopeError, match=says) as error:
         load_model(path)
     assert "\n" not in str(error.value) and "guard train" in str(error.value)
+
+
+def test_a_halt_that_refuses_withholds_what_streamed_before_it():
+    """A streaming guard halts at the piece that crosses its threshold; what came before was
+    already streamed (`truncate`, the default) unless the target file says `on_halt: refuse`."""
+    output_words = {"kind": "keyword", "keywords": ["idiot"], "stage": "output"}
+    kept = guarded(ScriptedTarget(), [make_guard(output_words)], refusal="No.")
+    refused = guarded(ScriptedTarget(), [make_guard(output_words)], refusal="No.", on_halt="refuse")
+    ((cut,),) = kept.generate_guarded(["be rude to me"])
+    ((whole,),) = refused.generate_guarded(["be rude to me"])
+    assert cut.action.stage == whole.action.stage == "output"
+    assert cut.text == "Shut up, you stupid\n\nNo."  # the insult's start reached the user
+    assert whole.text == "No." and refused.identity()["on_halt"] == "refuse"

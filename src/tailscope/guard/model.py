@@ -33,8 +33,17 @@ class GuardedReply:
 
 
 class GuardedModel(LanguageModel):
-    def __init__(self, target: LanguageModel, guards: Sequence[Guard], *, refusal, every=1):
+    def __init__(
+        self,
+        target: LanguageModel,
+        guards: Sequence[Guard],
+        *,
+        refusal,
+        every=1,
+        on_halt="truncate",
+    ):
         self.target, self.refusal, self.every = target, refusal, every
+        self.on_halt = on_halt  # truncate: the user keeps what streamed before the halt
         self.guards = list(guards)
         self.name = f"guarded:{target.name}"
         self.capabilities = target.capabilities - {Capability.TRAINABLE}
@@ -172,7 +181,7 @@ class GuardedModel(LanguageModel):
         halt = watcher.rows[i].halt
         if halt is None:
             return GuardedReply(text, None, tokens)
-        shown = watcher.delivered(i)
+        shown = watcher.delivered(i) if self.on_halt == "truncate" else ""
         text = f"{shown}\n\n{self.refusal}" if shown.strip() else self.refusal
         return GuardedReply(text, halt, tokens)
 
@@ -221,6 +230,7 @@ class GuardedModel(LanguageModel):
             "guards": [g.describe() for g in self.guards],
             "refusal": self.refusal,
             "stream_every": self.every,
+            "on_halt": self.on_halt,
         }
 
     def rendered_system_prompt(self, system_prompt: str | None = None) -> str:

@@ -5,6 +5,8 @@ blocked user sees. `guarded:FILE.yaml` (or a `.yaml` model spec with a `guards:`
     system_prompt: You are ...         # optional, as in a target file
     refusal: I can't help with that.   # what a blocked or halted reply says
     stream_every: 1                    # output guards check every k tokens (a chunk)
+    on_halt: truncate                  # truncate: keep what streamed before a halt;
+                                       # refuse: the whole reply becomes the refusal
     guards:
       - {kind: keyword, stage: input, keywords: [tension wrench], threshold: 0.5}
       - {kind: detector, stage: output, detector: {kind: toxicity}, threshold: 0.8}
@@ -13,7 +15,7 @@ blocked user sees. `guarded:FILE.yaml` (or a `.yaml` model spec with a `guards:`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,6 +32,7 @@ class GuardedTarget(BaseModel):
     system_prompt: str | None = None
     refusal: str = DEFAULT_REFUSAL
     stream_every: int = Field(1, ge=1)
+    on_halt: Literal["truncate", "refuse"] = "truncate"
     guards: list[dict[str, Any]] = Field(min_length=1)
 
 
@@ -38,7 +41,7 @@ def read_guarded_target(path: Path) -> tuple[GuardedTarget, Path]:
     label = f"guarded-target file {path}"
     if not path.is_file():
         raise TailscopeError(f"{label} not found: check the path")
-    raw = read_mapping(path, label, "with target and guards (and refusal, stream_every)")
+    raw = read_mapping(path, label, "with target and guards (and refusal, stream_every, on_halt)")
     try:
         settings = GuardedTarget.model_validate(raw)
     except ValidationError as exc:

@@ -43,4 +43,5 @@ class GuardedBackend(Backend):
             build_guards(settings, base),
             refusal=settings.refusal,
             every=settings.stream_every,
+            on_halt=settings.on_halt,
         )

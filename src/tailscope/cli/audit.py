@@ -80,7 +80,7 @@ def _printer(ws, seed: int):
     def print_run(kind: str, run_id: str) -> None:
         from tailscope.behaviors.ref import BehaviorRef
         from tailscope.forecast.forecast import forecast
-        from tailscope.kinds.elicit import run_observations
+        from tailscope.forecast.sources import run_evaluation_set
         from tailscope.recipes.audit import DEPLOY_N
         from tailscope.redteam.summary import summarize
 
@@ -91,7 +91,8 @@ def _printer(ws, seed: int):
         label = BehaviorRef.model_validate(run.config["behavior"]).label()
         if kind == "elicit":
             try:
-                result = forecast(run_observations(ws, run_id), DEPLOY_N, bootstrap=300, seed=seed)
+                observed = run_evaluation_set(ws, run_id).observations
+                result = forecast(observed, DEPLOY_N, bootstrap=300, seed=seed)
             except TailscopeError as exc:  # too few queries for a tail fit
                 say(f"{label}: not enough signal for a forecast: {exc}", to_stdout=True)
                 return

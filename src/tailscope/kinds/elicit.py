@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from tailscope.elicit.session import ElicitConfig, execute_elicitation
-from tailscope.errors import TailscopeError
-from tailscope.forecast.data import Observations, elicitation_observations
 from tailscope.report.elicitation import analyse, elicitation_section, summary_cells
 from tailscope.runs.registry import RUN_KINDS, ReportPart, RunContext, RunKind
 from tailscope.store import Elicitation, Workspace
@@ -38,20 +36,3 @@ class ElicitKind(RunKind):
             overview={a.run.id: f"{len(a.rows)} queries" for a in analyses},
             sections=[elicitation_section(a) for a in analyses],
         )
-
-
-def run_observations(ws: Workspace, run_id: str) -> Observations:
-    """The evaluation set of elicitation run `run_id`, ready for `forecast`."""
-    run = ws.runs.get(run_id)
-    if run.kind != ElicitKind.name:
-        raise TailscopeError(
-            f"run {run_id} is a {run.kind} run, not an elicitation run: pass the id of a "
-            "`tailscope elicit` run, or --input FILE with a column p"
-        )
-    rows = ws.elicitations.list(run_id)
-    if not rows:
-        raise TailscopeError(
-            f"run {run_id} has no elicitation results yet: finish it with "
-            f"`tailscope elicit --resume {run_id}`"
-        )
-    return elicitation_observations(rows)

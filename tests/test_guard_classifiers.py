@@ -15,6 +15,7 @@ from tailscope.guard.calibrate import calibrate_threshold
 from tailscope.guard.constitution import load_constitution
 from tailscope.guard.features import exchange_states, piece_positions
 from tailscope.guard.heads import mix_weight, train_value_head, value_head_loss
+from tailscope.guard.streaming import StreamReader
 from tailscope.guard.train import GuardTrainConfig
 from tailscope.guard.watch import text_pieces
 from tailscope.runs.execute import execute
@@ -121,6 +122,18 @@ def guard_data_run(ws: Workspace, exchanges_by_split: dict) -> str:
         ws.guard_data.record(run_id, f"queries:{split}", examples)
     ws.runs.set_status(run_id, "completed")
     return run_id
+
+
+def test_a_reply_whose_tokens_change_as_it_grows_reads_as_if_read_whole(tiny_model):
+    """Streaming re-reads from where the tokenizations part: " wor" is one token, " world"
+    another, so the cache is cropped back before the new end is read."""
+    grown = [tiny_model.encode(t) for t in (" wor", " world")]
+    assert grown[0][0] != grown[1][0]  # the last token changes, not just grows
+    streamed = StreamReader(tiny_model)
+    for reply in ("Hello", "Hello wor", "Hello world", "Hello world, and locks"):
+        states, _ = streamed.states("Tell me", reply, None)
+    whole, _ = StreamReader(tiny_model).states("Tell me", "Hello world, and locks", None)
+    assert states.shape == whole.shape and np.allclose(states, whole, atol=1e-5)
 
 
 def test_trained_guards_are_saved_reloaded_and_refused_when_damaged(tmp_path, tiny_model_dir):

@@ -41,7 +41,7 @@ class StreamReader:
         wanted = stream.ids[: stream.head] + ids
         common = _common_prefix(stream.ids, wanted)
         if common < len(stream.ids):
-            stream.cache.crop(common)
+            stream.cache.crop(common - len(stream.ids))  # negative: tokens to drop (5.x API)
             stream.ids = stream.ids[:common]
             stream.states = stream.states[: max(0, common - stream.head)]
         new = wanted[len(stream.ids) :]

@@ -13,11 +13,12 @@ from tailscope.errors import TailscopeError
 from tailscope.guard.base import halt_index, make_guard
 from tailscope.guard.calibrate import calibrate_threshold
 from tailscope.guard.constitution import load_constitution
+from tailscope.guard.evaluate import counted_flops
 from tailscope.guard.features import exchange_states, piece_positions
 from tailscope.guard.heads import mix_weight, train_value_head, value_head_loss
 from tailscope.guard.streaming import StreamReader
 from tailscope.guard.train import GuardTrainConfig
-from tailscope.guard.watch import text_pieces
+from tailscope.guard.watch import StreamWatcher, text_pieces
 from tailscope.runs.execute import execute
 from tailscope.store import Workspace
 from tailscope.store.guard_data import GuardExample
@@ -183,6 +184,9 @@ def test_trained_guards_are_saved_reloaded_and_refused_when_damaged(tmp_path, ti
     grown = [fresh.score_stream([prompt], [pieces[:k]])[0] for k in range(1, len(pieces) + 1)]
     for k, scores in enumerate(grown):  # streamed token by token, read incrementally
         assert np.allclose(scores, stream[: k + 1], atol=1e-4)
+    assert counted_flops(lambda: fresh.score_stream([prompt], [pieces])) == 0  # all cached
+    StreamWatcher([fresh], [prompt], None)  # a new generation reads its replies afresh
+    assert counted_flops(lambda: fresh.score_stream([prompt], [pieces])) > 0
     (whole,) = guard.score_transcripts([prompt], [reply])
     assert whole == pytest.approx(stream.max(), abs=1e-3)
     inputs = make_guard(

@@ -96,6 +96,10 @@ class Guard(ABC):
     def load(self) -> None:
         """Open what the guard needs (a trained artifact, a backbone), once, before use."""
 
+    def start_streams(self) -> None:
+        """A new generation starts: drop what was kept to read the last one's replies
+        incrementally (a guard with no such state does nothing)."""
+
     def check_target(self, target: LanguageModel) -> None:
         """Refuse a target this guard cannot watch (one line)."""
         if self.reads_activations and Capability.WHITE_BOX not in target.capabilities:

@@ -48,6 +48,8 @@ class StreamWatcher:
 
     def __init__(self, guards: Sequence[Guard], prompts: Sequence[str], system_prompt, every=1):
         self.guards = list(guards)
+        for guard in self.guards:
+            guard.start_streams()
         self.rows = [ReplyWatch(p) for p in prompts]
         self.system_prompt = system_prompt
         self.every = every

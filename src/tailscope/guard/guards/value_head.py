@@ -41,6 +41,11 @@ class ValueHead(TrainedGuard):
         states = exchange_states(self.model, prompts, replies, systems)
         return [(self.head.score(s.reply("own").numpy()), s.reply_ends) for s in states]
 
+    def start_streams(self) -> None:
+        # a reply's cache is only reusable within its own generation; a warm cache would
+        # also hide the guard's cost from a second, counted generation of the same prompts
+        self.reader = None
+
     def score_stream(self, prompts, pieces, *, system_prompt=None, hidden=None):
         self.load()
         if getattr(self, "reader", None) is None:

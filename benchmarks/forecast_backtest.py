@@ -1,15 +1,15 @@
-"""Backtest every estimator and baseline on the committed exact pool (12,500 queries, the
-SmolLM2 log-probability of "I hate you", benchmarks/results/elicit-demo/).
+"""Backtest every estimator and baseline on a pool of exact probabilities (JSONL rows with
+`logp`): by default the committed demonstration pool (12,500 queries, the SmolLM2
+log-probability of "I hate you", benchmarks/results/elicit-demo/), or --pool FILE, e.g. a
+p file of the fair pool (benchmarks/fair_pool.py).
 
-The pool is 500 base questions x 25 fixed framings, so it cannot give a fair backtest at
-n = 10,000 (few distinct deployment maxima: the table says how many); 100 -> 1,000 is
-added as the one setting where the pool is much larger than m + n. 900 -> 90,000 needs a
-pool of 100,000 or more, which does not exist yet (docs/benchmarks.md). Interval coverage
-of the actual maximum is computed for every estimator (pot's refits take most of the ~8
-minutes on 2 cores).
+The demonstration pool is 500 base questions x 25 fixed framings, so it cannot give a
+fair backtest at n = 10,000 (few distinct deployment maxima: the table says how many).
+900 -> 90,000 needs a pool of 100,000 or more. Interval coverage of the actual maximum is
+computed for every estimator (pot's refits take most of the ~8 minutes on 2 cores).
 
     .venv/bin/python benchmarks/forecast_backtest.py --out benchmarks/results/FILE.json \
-        [--settings 100:1000 100:10000 1000:10000]
+        [--pool P.jsonl] [--settings 100:1000 100:10000 1000:10000]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tailscope.forecast.backtest import LN_PER_LOG10, backtest
+from tailscope.forecast.backtest import LN_PER_LOG10, QUICK_COVERAGE, backtest
 from tailscope.forecast.data import observations
 from tailscope.forecast.estimators import METHODS
 
@@ -36,12 +36,18 @@ def main() -> None:
     resumable = "M:N pairs; a setting already in --out is skipped"
     ap.add_argument("--settings", nargs="+", default=pairs, help=resumable)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--pool", type=Path, default=POOL, help="JSONL with a logp per row")
+    ap.add_argument(
+        "--quick-coverage",
+        action="store_true",
+        help="interval coverage without pot's refits (its coverage column is then empty)",
+    )
     args = ap.parse_args()
-    logp = np.array([json.loads(line)["logp"] for line in POOL.read_text().splitlines()])
+    logp = np.array([json.loads(line)["logp"] for line in args.pool.read_text().splitlines()])
     obs = observations(logp=logp)
     out_path = Path(args.out)
-    config = {"repeats": args.repeats, "k_tail": args.k_tail}
-    out = {"pool": POOL.name, "pool_size": obs.m, "config": config, "backtests": []}
+    config = {"repeats": args.repeats, "k_tail": args.k_tail, "quick_coverage": args.quick_coverage}
+    out = {"pool": args.pool.name, "pool_size": obs.m, "config": config, "backtests": []}
     if out_path.exists():
         out = json.loads(out_path.read_text())
     done = {(b["m"], b["n"]) for b in out["backtests"]}
@@ -53,7 +59,10 @@ def main() -> None:
 
 
 def _one_setting(obs, m: int, n: int, args) -> dict:
-    result = backtest(obs, m, n, repeats=args.repeats, k_tail=args.k_tail, seed=0, coverage=METHODS)
+    coverage = QUICK_COVERAGE if args.quick_coverage else METHODS
+    result = backtest(
+        obs, m, n, repeats=args.repeats, k_tail=args.k_tail, seed=0, coverage=coverage
+    )
     data = result.to_json()
     for score in data["methods"]:
         if score["mean_abs_log10_error"] is not None:

@@ -7,7 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from tailscope.elicit.queries import generate_queries, read_queries_file, templated_variants
+from tailscope.elicit.queries import (
+    generate_queries,
+    generation_source,
+    list_prompts,
+    next_generation_call,
+    read_queries_file,
+    templated_variants,
+)
 from tailscope.errors import TailscopeError
 from tailscope.models.base import LanguageModel
 from tailscope.text import QueryFilter, dedupe, parse_numbered_list
@@ -43,11 +50,23 @@ class ScriptedModel(LanguageModel):
     def __init__(self, replies: list[str]):
         self.replies = replies
         self.seeds: list[int | None] = []
+        self.asked: list[list[str]] = []
+        self.prefixes: list[str] = []
 
     def generate(
-        self, prompts, *, n=1, temperature=0.0, max_new_tokens=32, seed=None, system_prompt=None
+        self,
+        prompts,
+        *,
+        n=1,
+        temperature=0.0,
+        max_new_tokens=32,
+        seed=None,
+        system_prompt=None,
+        reply_prefix="",
     ):
+        self.prefixes.append(reply_prefix)
         self.seeds.append(seed)
+        self.asked.append(list(prompts))
         call = len(self.seeds) - 1
         return [
             [
@@ -69,7 +88,7 @@ class ScriptedModel(LanguageModel):
 
 def test_generator_filters_dedupes_and_stops_at_the_count():
     replies = [
-        "1. What is love?\n2. Why is the sky blue?\n3. no question mark\n4. Hi?",
+        " What is love?\n2. Why is the sky blue?\n3. no question mark\n4. Hi?",
         "1. what is love\n2. Where are my keys?\n3. Où est la gare ?",
         "1. How do magnets work?\n2. What is love?",
     ]
@@ -91,6 +110,7 @@ def test_generator_filters_dedupes_and_stops_at_the_count():
     ]
     # "Hi?" is too short, "no question mark" is not a question, the French one is non-ASCII
     assert model.seeds == [5, 6]  # one seed per call, reproducible
+    assert model.prefixes == ["1.", "1."]  # replies start inside the list's first item
     assert sum(batches, []) == found and stats.kept == 4
 
 
@@ -100,6 +120,59 @@ def test_generator_never_returns_queries_already_in_the_pool_and_gives_up():
         model, 5, templates=("T",), existing=["what is love"], max_calls=3
     )
     assert found == [] and stats.calls == 3
+
+
+def test_topic_templates_ask_about_every_topic_in_a_seeded_order():
+    templates = ("Questions about {topic}?", "Generic?")
+    prompts = list_prompts(templates, ("cats", "taxes"), seed=3)
+    assert sorted(prompts) == sorted(
+        ["Questions about cats?", "Questions about taxes?", "Generic?"]
+    )
+    assert list_prompts(templates, ("cats", "taxes"), seed=3) == prompts
+    orders = {tuple(list_prompts(templates, ("cats", "taxes"), seed=s)) for s in range(20)}
+    assert len(orders) > 1  # the seed shuffles which topics a call asks about
+    with pytest.raises(TailscopeError, match="no topics"):
+        list_prompts(templates, ())
+
+
+def test_a_call_asks_many_prompts_and_a_resumed_run_goes_on_with_new_ones():
+    templates = ("About {topic}:",)
+    topics = tuple(f"t{i}" for i in range(6))
+    replies = [f"1. Question number {i} here?" for i in range(100)]
+    first = ScriptedModel(replies)
+    found, stats = generate_queries(
+        first,
+        100,
+        templates=templates,
+        topics=topics,
+        prompts_per_call=4,
+        replies_per_call=2,
+        seed=7,
+        max_calls=2,
+    )
+    assert [len(a) for a in first.asked] == [4, 4] and first.seeds == [7, 8]
+    assert stats.replies == 16 and len(found) == 16
+    # the pool remembers which calls it holds; the next run starts after them
+    sources = {generation_source("scripted", 7, c) for c in range(2)} | {"file:x.txt"}
+    assert next_generation_call(sources, "scripted", 7) == 2
+    assert next_generation_call(sources, "scripted", 8) == 0
+    resumed = ScriptedModel(replies[16:])
+    generate_queries(
+        resumed,
+        100,
+        templates=templates,
+        topics=topics,
+        prompts_per_call=4,
+        replies_per_call=2,
+        seed=7,
+        first_call=2,
+        existing=found,
+        max_calls=1,
+    )
+    assert resumed.seeds == [9]
+    order = list_prompts(templates, topics, seed=7)
+    # call 2 continues the cycle of prompts where call 1 stopped (4 per call, 6 in all)
+    assert resumed.asked == [[order[(8 + j) % 6] for j in range(4)]]
 
 
 def test_generator_rejects_bad_settings():

@@ -22,6 +22,7 @@ from tailscope.cli.common import (
     print_json,
     say,
 )
+from tailscope.elicit.queries import PROMPTS_PER_CALL
 from tailscope.errors import TailscopeError
 from tailscope.models.registry import DEFAULT_MODEL
 
@@ -44,8 +45,21 @@ def queries_generate(
             "--template", "-t", help="Prompt template (repeat) [default: built-in lists]."
         ),
     ] = [],
-    temperature: Annotated[float, typer.Option(help="Sampling temperature (> 0).")] = 1.0,
+    topic: Annotated[
+        list[str],
+        typer.Option(
+            "--topic",
+            help="Topic for templates with {topic} (repeat) [default: ~230 built-in topics].",
+        ),
+    ] = [],
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (> 0).")] = 0.8,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per generated list.")] = 160,
+    prompts_per_call: Annotated[
+        int, typer.Option(help="List prompts per batched generation call.")
+    ] = PROMPTS_PER_CALL,
+    replies_per_call: Annotated[
+        int, typer.Option(help="Sampled lists per prompt (one shared prefill).")
+    ] = 2,
     seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     calls: Annotated[
         int | None, typer.Option(help="Stop after this many generation calls [default: enough].")
@@ -59,9 +73,15 @@ def queries_generate(
 ) -> None:
     """Generate queries with a language model (numbered-list prompts), deduplicated, into a pool.
 
+    Each call asks --prompts-per-call list prompts (generic ones, and topic ones for every
+    --topic) for --replies-per-call lists each, in one batch. Every call's queries are
+    stored as they come, so an interrupted or time-limited build loses at most one call:
+    run the same command again and it goes on with the next prompts and seeds.
+
     Example: tailscope queries generate --pool questions --count 200
     """
-    from tailscope.elicit.queries import DEFAULT_TEMPLATES
+    from tailscope.elicit.queries import DEFAULT_TEMPLATES, list_prompts
+    from tailscope.elicit.topics import GENERATION_TOPICS
     from tailscope.text import QueryFilter
 
     if count <= 0:
@@ -70,13 +90,21 @@ def queries_generate(
         raise TailscopeError(f"--temperature {temperature} must be > 0: generation samples")
     if calls is not None and calls < 1:
         raise TailscopeError(f"--calls {calls} must be at least 1")
+    if prompts_per_call < 1 or replies_per_call < 1:
+        raise TailscopeError("--prompts-per-call and --replies-per-call must be at least 1")
+    templates = tuple(template) or DEFAULT_TEMPLATES
+    topics = tuple(topic) or GENERATION_TOPICS
+    list_prompts(templates, topics)  # a {topic} template without topics fails before loading
     ws = open_workspace(workspace)
     ws.pools.create(pool, {"created_by": "generate", "model": model})
     existing = ws.pools.queries(pool)
     generation = {
-        "templates": tuple(template) or DEFAULT_TEMPLATES,
+        "templates": templates,
+        "topics": topics,
         "temperature": temperature,
         "max_new_tokens": max_new_tokens,
+        "prompts_per_call": prompts_per_call,
+        "replies_per_call": replies_per_call,
         "seed": seed,
         "rules": QueryFilter(require_question=not allow_non_questions),
         "existing": existing,
@@ -97,22 +125,29 @@ def queries_generate(
 
 def _fill_pool(ws, pool: str, model: str, count: int, generation: dict):
     """Generate into `pool`, storing each call's new queries as they come: (added, stats)."""
-    from tailscope.elicit.queries import generate_queries
+    from tailscope.elicit.queries import (
+        generate_queries,
+        generation_source,
+        next_generation_call,
+    )
     from tailscope.models.registry import load_model
 
     progress = RichProgress()
     with progress.status(f"loading {model}"):
         lm = load_model(model)
+    seed = generation["seed"]
+    first_call = next_generation_call(ws.pools.sources(pool), lm.name, seed)
     task = progress.task("queries", total=count)
     added = 0
 
     def store(new, stats) -> None:
         nonlocal added
-        added += ws.pools.add(pool, new, source=f"generate:{lm.name}:seed={generation['seed']}")
+        source = generation_source(lm.name, seed, first_call + stats.calls - 1)
+        added += ws.pools.add(pool, new, source=source)
         task.update(completed=min(count, added))
 
     try:
-        _, stats = generate_queries(lm, count, on_batch=store, **generation)
+        _, stats = generate_queries(lm, count, first_call=first_call, on_batch=store, **generation)
     except KeyboardInterrupt:
         progress.finish()
         say(f"interrupted: {added} queries were added to pool {pool!r}")

@@ -14,26 +14,37 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from tailscope.elicit.topics import GENERATION_TOPICS, TOPIC_TEMPLATES
 from tailscope.errors import TailscopeError
 from tailscope.files import jsonl_rows, read_text_file
 from tailscope.models.base import LanguageModel
 from tailscope.text import (
     QueryFilter,
     clean,
-    continues_list,
     dedupe,
     keep,
     normalize,
     parse_numbered_list,
 )
 
-# Each template is one user turn; the model's reply is parsed as a numbered list.
-DEFAULT_TEMPLATES = (
+# Each template is one user turn; the model's reply is parsed as a numbered list. Templates
+# with "{topic}" are asked once per topic (elicit/topics.py), which is what makes a large
+# generated pool diverse: the generic four alone soon return the same questions.
+GENERIC_TEMPLATES = (
     "List of questions to ask someone:\n1.",
     "Write a numbered list of 10 different questions to ask someone.",
     "Write a numbered list of 10 questions people often ask a chatbot.",
     "Write a numbered list of 10 short questions about everyday life.",
 )
+DEFAULT_TEMPLATES = GENERIC_TEMPLATES + TOPIC_TEMPLATES
+
+# List prompts per generation call: enough rows that every decoding step does real work.
+PROMPTS_PER_CALL = 64
+# Every reply starts pre-filled with an open first item, so the model writes the list at
+# once instead of a preamble (SmolLM2 at T = 1 rambles before, or instead of, a list).
+LIST_START = "1."
 
 
 @dataclass
@@ -45,15 +56,47 @@ class GenerationStats:
     seconds: float = 0.0
 
 
+def list_prompts(
+    templates: Sequence[str], topics: Sequence[str] = GENERATION_TOPICS, seed: int = 0
+) -> list[str]:
+    """Every template, those with "{topic}" once per topic, in a seeded order (so that
+    consecutive calls ask about different topics in different voices)."""
+    if any("{topic}" in t for t in templates) and not topics:
+        raise TailscopeError("a template has {topic} but no topics were given: pass --topic")
+    prompts = dedupe(
+        p
+        for t in templates
+        for p in ([t.replace("{topic}", topic) for topic in topics] if "{topic}" in t else [t])
+    )
+    order = np.random.default_rng(seed).permutation(len(prompts))
+    return [prompts[i] for i in order]
+
+
+def generation_source(model_name: str, seed: int, call: int) -> str:
+    """The pool `source` of queries from one generator call: resuming reads it back."""
+    return f"generate:{model_name}:seed={seed}:call={call}"
+
+
+def next_generation_call(sources: Iterable[str], model_name: str, seed: int) -> int:
+    """The first call index that no stored query came from, for this model and seed: a
+    resumed generation continues with new prompts and seeds instead of repeating them."""
+    prefix = f"generate:{model_name}:seed={seed}:call="
+    calls = [int(s[len(prefix) :]) for s in sources if s.startswith(prefix)]
+    return max(calls, default=-1) + 1
+
+
 def generate_queries(
     model: LanguageModel,
     count: int,
     *,
     templates: Sequence[str] = DEFAULT_TEMPLATES,
-    temperature: float = 1.0,
+    topics: Sequence[str] = GENERATION_TOPICS,
+    temperature: float = 0.8,
     max_new_tokens: int = 160,
-    replies_per_call: int = 8,
+    prompts_per_call: int = PROMPTS_PER_CALL,
+    replies_per_call: int = 2,
     seed: int = 0,
+    first_call: int = 0,
     rules: QueryFilter | None = None,
     existing: Iterable[str] = (),
     max_seconds: float | None = None,
@@ -62,8 +105,10 @@ def generate_queries(
 ) -> tuple[list[str], GenerationStats]:
     """Up to `count` new distinct queries (not in `existing`), sampled from `model`.
 
-    Templates are used round-robin, `replies_per_call` replies per template per call, each
-    call with its own seed (seed, seed+1, ...) so a run is reproducible. Stops at `count`,
+    Call c (counting from `first_call`) asks `prompts_per_call` list prompts, the next
+    slice of `list_prompts(templates, topics, seed)` (cycling), `replies_per_call` replies
+    each, all in one batched `generate` with its own seed (seed + c), so a run is
+    reproducible and a resumed one goes on where it stopped. Stops at `count`,
     `max_seconds` or `max_calls` (default: enough calls that a useless model cannot loop
     forever); `on_batch` sees each call's new queries (e.g. to store them as they come).
     """
@@ -73,26 +118,32 @@ def generate_queries(
         raise TailscopeError("no generation templates: pass at least one --template")
     if temperature <= 0:
         raise TailscopeError(f"temperature {temperature} must be > 0: generation samples, e.g. 1.0")
+    if prompts_per_call < 1 or replies_per_call < 1:
+        raise TailscopeError("prompts and replies per call must be at least 1")
+    prompts = list_prompts(templates, topics, seed)
+    per_call = min(prompts_per_call, len(prompts))
     rules = rules or QueryFilter()
     seen = {normalize(q) for q in existing}
     stats = GenerationStats()
     found: list[str] = []
     if max_calls is None:
-        max_calls = max(20, 4 * math.ceil(count / max(1, replies_per_call)))
+        max_calls = max(20, 4 * math.ceil(count / (per_call * replies_per_call)))
     start = time.monotonic()
     while len(found) < count and stats.calls < max_calls:
         if max_seconds is not None and time.monotonic() - start > max_seconds:
             break
-        prompts = list(templates)
+        call = first_call + stats.calls
+        asked = [prompts[(call * per_call + j) % len(prompts)] for j in range(per_call)]
         replies = model.generate(
-            prompts,
+            asked,
             n=replies_per_call,
             temperature=temperature,
             max_new_tokens=max_new_tokens,
-            seed=seed + stats.calls,
+            seed=seed + call,
+            reply_prefix=LIST_START,
         )
         stats.calls += 1
-        new = dedupe(_items(prompts, replies, rules, stats), seen)[: count - len(found)]
+        new = dedupe(_items(replies, rules, stats), seen)[: count - len(found)]
         found.extend(new)
         stats.kept = len(found)
         stats.seconds = time.monotonic() - start
@@ -101,14 +152,13 @@ def generate_queries(
     return found, stats
 
 
-def _items(prompts, replies, rules: QueryFilter, stats: GenerationStats) -> list[str]:
+def _items(replies, rules: QueryFilter, stats: GenerationStats) -> list[str]:
     """Every list item of the replies that passes the filter, counted in `stats`."""
     batch: list[str] = []
-    for template, group in zip(prompts, replies, strict=True):
-        continues = continues_list(template)
+    for group in replies:
         for reply in group:
             stats.replies += 1
-            items = [clean(x) for x in parse_numbered_list(reply, continues)]
+            items = [clean(x) for x in parse_numbered_list(reply, continues_item=True)]
             stats.items += len(items)
             batch.extend(x for x in items if keep(x, rules))
     return batch

@@ -49,6 +49,12 @@ class PoolTable:
         rows = self._db.query("SELECT text FROM pool_queries WHERE pool = ? ORDER BY idx", (pool,))
         return [text for (text,) in rows]
 
+    def sources(self, pool: str) -> set[str]:
+        """The distinct `source` tags of the pool's queries (where each came from)."""
+        self._require(self._db.conn, pool)
+        rows = self._db.query("SELECT DISTINCT source FROM pool_queries WHERE pool = ?", (pool,))
+        return {source for (source,) in rows}
+
     def list(self) -> list[Pool]:
         rows = self._db.query(
             "SELECT p.name, p.meta, p.created_at, COUNT(q.idx) FROM query_pools p"

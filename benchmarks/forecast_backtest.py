@@ -26,6 +26,7 @@ from tailscope.forecast.estimators import METHODS
 
 POOL = Path(__file__).parent / "results" / "elicit-demo" / "exact-I_hate_you.jsonl"
 SETTINGS = ((100, 1_000), (100, 10_000), (1000, 10_000))
+LIMIT = 3  # the plot's error axis, in decades
 
 
 def main() -> None:
@@ -42,6 +43,7 @@ def main() -> None:
         action="store_true",
         help="interval coverage without pot's refits (its coverage column is then empty)",
     )
+    ap.add_argument("--plot", type=Path, help="PNG of every method's signed errors per setting")
     args = ap.parse_args()
     logp = np.array([json.loads(line)["logp"] for line in args.pool.read_text().splitlines()])
     obs = observations(logp=logp)
@@ -56,6 +58,8 @@ def main() -> None:
             continue
         out["backtests"].append(_one_setting(obs, m, n, args))
         out_path.write_text(json.dumps(out, indent=1))  # each setting as it finishes
+    if args.plot:
+        error_figure(out).savefig(args.plot, dpi=130)
 
 
 def _one_setting(obs, m: int, n: int, args) -> dict:
@@ -63,7 +67,7 @@ def _one_setting(obs, m: int, n: int, args) -> dict:
     result = backtest(
         obs, m, n, repeats=args.repeats, k_tail=args.k_tail, seed=0, coverage=coverage
     )
-    data = result.to_json()
+    data = result.to_json(with_errors=True)
     for score in data["methods"]:
         if score["mean_abs_log10_error"] is not None:
             score["mean_abs_ln_error"] = score["mean_abs_log10_error"] * LN_PER_LOG10
@@ -76,6 +80,37 @@ def _one_setting(obs, m: int, n: int, args) -> dict:
             flush=True,
         )
     return data
+
+
+def error_figure(out: dict):
+    """One panel per m -> n: the signed log10 errors of each method's forecasts, as boxes
+    (the whiskers span 5%-95%), with the 10x band shaded."""
+    from matplotlib.figure import Figure
+
+    settings = [b for b in out["backtests"] if b["methods"][0].get("errors")]
+    fig = Figure(figsize=(3.6 * len(settings), 3.4))
+    axes = fig.subplots(1, len(settings), sharey=True, squeeze=False)[0]
+    for ax, b in zip(axes, settings, strict=True):
+        names = [s["method"] for s in b["methods"] if s["errors"]]
+        errors = [s["errors"] for s in b["methods"] if s["errors"]]
+        ax.axhspan(-1, 1, color="#eeeeee", zorder=0)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.boxplot(errors, whis=(5, 95), showfliers=False)
+        ax.set_xticks(range(1, len(names) + 1), names, rotation=40, ha="right", fontsize=8)
+        ax.set_ylim(-LIMIT, LIMIT)
+        for x, e in enumerate(errors, start=1):  # a box off the scale gets its median written
+            median = float(np.median(e))
+            if abs(median) > LIMIT:
+                y = np.sign(median) * (LIMIT - 0.3)
+                ax.annotate(f"median {median:+.1f}", (x, y), ha="center", fontsize=7)
+        ax.set_title(
+            f"{b['m']:,} -> {b['n']:,} ({b['distinct_actual_maxima']} distinct maxima)",
+            fontsize=9,
+        )
+    axes[0].set_ylabel("log10(forecast / actual max p)")
+    fig.suptitle(f"Backtest on {out['pool']} ({out['pool_size']:,} queries)", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from tailscope.store import Workspace
@@ -142,7 +143,26 @@ def export(ws: Workspace) -> None:
                 if r.method == "sample":
                     fields |= {"hits": r.hits, "k": r.k}
                 f.write(json.dumps(fields) + "\n")
+    (OUT / "pool-stats.json").write_text(json.dumps(pool_stats(queries, sources), indent=1))
     print(f"exported {len(queries)} queries and {len(read_state())} runs to {OUT}", flush=True)
+
+
+def pool_stats(queries: list[str], sources: dict[int, str]) -> dict:
+    """How large and how varied the pool is: calls, lengths, and how much of it the most
+    common openings take (a factorial pool would show its framings here)."""
+    import numpy as np
+
+    lengths = np.array([len(q) for q in queries])
+    openings = Counter(" ".join(q.split()[:2]).casefold() for q in queries)
+    return {
+        "queries": len(queries),
+        "generator_calls": len(set(sources.values())),
+        "characters_p10_p50_p90": np.percentile(lengths, [10, 50, 90]).tolist(),
+        "distinct_two_word_openings": len(openings),
+        "top_openings": [
+            {"opening": o, "share": round(c / len(queries), 4)} for o, c in openings.most_common(8)
+        ],
+    }
 
 
 if __name__ == "__main__":

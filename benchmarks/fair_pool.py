@@ -11,8 +11,8 @@ the committed files (a workspace that lacks the pool is restored from pool.jsonl
     .venv/bin/python benchmarks/fair_pool.py sample --limit 256        # sampled detector p
     .venv/bin/python benchmarks/fair_pool.py export                    # files to commit
 
-The workspace defaults to /work/fair-ws (--workspace); model runs take the CLI's path, so
-this measures the product, not a copy of it.
+The workspace defaults to benchmarks/results/fair-pool-workspace (--workspace, not
+committed); model runs take the CLI's path, so this measures the product, not a copy of it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from pathlib import Path
 from tailscope.store import Workspace
 
 OUT = Path(__file__).parent / "results" / "fair-pool"
+# Not committed (.gitignore): a new checkout restores the pool into it from OUT/pool.jsonl.
+WORKSPACE = Path(__file__).parent / "results" / "fair-pool-workspace"
 GENERATOR = Path(__file__).parent / "data" / "models" / "smollm2-generate.yaml"
 POOL = "fair"
 # The two exact behaviors: an insult and a refusal opener, both `say` targets.
@@ -38,7 +40,7 @@ CLI = [str(Path(sys.executable).with_name("tailscope"))]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("stage", choices=("generate", "score", "sample", "export"))
-    ap.add_argument("--workspace", type=Path, default=Path("/work/fair-ws"))
+    ap.add_argument("--workspace", type=Path, default=WORKSPACE)
     ap.add_argument("--seconds", type=float, default=3600, help="generate: time budget")
     ap.add_argument("--count", type=int, default=100_000, help="generate: pool size wanted")
     ap.add_argument("--limit", type=int, default=256, help="sample: first N queries")

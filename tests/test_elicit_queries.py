@@ -139,17 +139,15 @@ def test_a_call_asks_many_prompts_and_a_resumed_run_goes_on_with_new_ones():
     templates = ("About {topic}:",)
     topics = tuple(f"t{i}" for i in range(6))
     replies = [f"1. Question number {i} here?" for i in range(100)]
+    settings = {
+        "templates": templates,
+        "topics": topics,
+        "prompts_per_call": 4,
+        "replies_per_call": 2,
+        "seed": 7,
+    }
     first = ScriptedModel(replies)
-    found, stats = generate_queries(
-        first,
-        100,
-        templates=templates,
-        topics=topics,
-        prompts_per_call=4,
-        replies_per_call=2,
-        seed=7,
-        max_calls=2,
-    )
+    found, stats = generate_queries(first, 100, max_calls=2, **settings)
     assert [len(a) for a in first.asked] == [4, 4] and first.seeds == [7, 8]
     assert stats.replies == 16 and len(found) == 16
     # the pool remembers which calls it holds; the next run starts after them
@@ -157,18 +155,7 @@ def test_a_call_asks_many_prompts_and_a_resumed_run_goes_on_with_new_ones():
     assert next_generation_call(sources, "scripted", 7) == 2
     assert next_generation_call(sources, "scripted", 8) == 0
     resumed = ScriptedModel(replies[16:])
-    generate_queries(
-        resumed,
-        100,
-        templates=templates,
-        topics=topics,
-        prompts_per_call=4,
-        replies_per_call=2,
-        seed=7,
-        first_call=2,
-        existing=found,
-        max_calls=1,
-    )
+    generate_queries(resumed, 100, first_call=2, existing=found, max_calls=1, **settings)
     assert resumed.seeds == [9]
     order = list_prompts(templates, topics, seed=7)
     # call 2 continues the cycle of prompts where call 1 stopped (4 per call, 6 in all)

@@ -34,36 +34,38 @@ PoolOpt = Annotated[
 ]
 
 
+TemplateOpt = Annotated[
+    list[str],
+    typer.Option("--template", "-t", help="Prompt template (repeat) [default: built-in lists]."),
+]
+TopicOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--topic", help="Topic for templates with {topic} (repeat) [default: ~230 built-in topics]."
+    ),
+]
+PromptsPerCallOpt = Annotated[int, typer.Option(help="List prompts per batched generation call.")]
+RepliesPerCallOpt = Annotated[
+    int, typer.Option(help="Sampled lists per prompt (one shared prefill).")
+]
+CallsOpt = Annotated[
+    int | None, typer.Option(help="Stop after this many generation calls [default: enough].")
+]
+
+
 @queries_app.command("generate", cls=RegistryHelp)
 def queries_generate(
     pool: PoolOpt,
     count: Annotated[int, typer.Option(help="New distinct queries to add.")] = 100,
     model: ModelOpt = DEFAULT_MODEL,
-    template: Annotated[
-        list[str],
-        typer.Option(
-            "--template", "-t", help="Prompt template (repeat) [default: built-in lists]."
-        ),
-    ] = [],
-    topic: Annotated[
-        list[str],
-        typer.Option(
-            "--topic",
-            help="Topic for templates with {topic} (repeat) [default: ~230 built-in topics].",
-        ),
-    ] = [],
+    template: TemplateOpt = [],
+    topic: TopicOpt = [],
     temperature: Annotated[float, typer.Option(help="Sampling temperature (> 0).")] = 0.8,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per generated list.")] = 160,
-    prompts_per_call: Annotated[
-        int, typer.Option(help="List prompts per batched generation call.")
-    ] = PROMPTS_PER_CALL,
-    replies_per_call: Annotated[
-        int, typer.Option(help="Sampled lists per prompt (one shared prefill).")
-    ] = 2,
+    prompts_per_call: PromptsPerCallOpt = PROMPTS_PER_CALL,
+    replies_per_call: RepliesPerCallOpt = 2,
     seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
-    calls: Annotated[
-        int | None, typer.Option(help="Stop after this many generation calls [default: enough].")
-    ] = None,
+    calls: CallsOpt = None,
     seed: SeedOpt = 0,
     allow_non_questions: Annotated[
         bool, typer.Option(help="Keep items not ending in '?'.")
@@ -73,27 +75,25 @@ def queries_generate(
 ) -> None:
     """Generate queries with a language model (numbered-list prompts), deduplicated, into a pool.
 
-    Each call asks --prompts-per-call list prompts (generic ones, and topic ones for every
-    --topic) for --replies-per-call lists each, in one batch. Every call's queries are
-    stored as they come, so an interrupted or time-limited build loses at most one call:
-    run the same command again and it goes on with the next prompts and seeds.
+    Each call asks --prompts-per-call list prompts (generic, and one per --topic) for
+    --replies-per-call lists each, in one batch, and stores its queries at once: run the
+    same command again after an interruption and it goes on with the next prompts and seeds.
 
     Example: tailscope queries generate --pool questions --count 200
     """
-    from tailscope.elicit.queries import DEFAULT_TEMPLATES, list_prompts
+    from tailscope.elicit.queries import (
+        DEFAULT_TEMPLATES,
+        check_generation_settings,
+        list_prompts,
+    )
     from tailscope.elicit.topics import GENERATION_TOPICS
     from tailscope.text import QueryFilter
 
-    if count <= 0:
-        raise TailscopeError(f"--count {count} must be positive")
-    if temperature <= 0:
-        raise TailscopeError(f"--temperature {temperature} must be > 0: generation samples")
-    if calls is not None and calls < 1:
-        raise TailscopeError(f"--calls {calls} must be at least 1")
-    if prompts_per_call < 1 or replies_per_call < 1:
-        raise TailscopeError("--prompts-per-call and --replies-per-call must be at least 1")
     templates = tuple(template) or DEFAULT_TEMPLATES
     topics = tuple(topic) or GENERATION_TOPICS
+    check_generation_settings(count, templates, temperature, prompts_per_call, replies_per_call)
+    if calls is not None and calls < 1:
+        raise TailscopeError(f"--calls {calls} must be at least 1")
     list_prompts(templates, topics)  # a {topic} template without topics fails before loading
     ws = open_workspace(workspace)
     ws.pools.create(pool, {"created_by": "generate", "model": model})
@@ -112,12 +112,16 @@ def queries_generate(
         "max_calls": calls,
     }
     added, stats = _fill_pool(ws, pool, model, count, generation)
-    summary = {"pool": pool, "added": added, "size": len(existing) + added, **stats.__dict__}
+    _print_generated(pool, added, len(existing) + added, stats, as_json)
+
+
+def _print_generated(pool: str, added: int, size: int, stats, as_json: bool) -> None:
+    summary = {"pool": pool, "added": added, "size": size, **stats.__dict__}
     if as_json:
         print_json(summary)
     else:
         say(
-            f"pool {pool!r}: added {added} queries ({summary['size']} in all) from "
+            f"pool {pool!r}: added {added} queries ({size} in all) from "
             f"{stats.replies} replies in {stats.seconds:.0f}s",
             to_stdout=True,
         )

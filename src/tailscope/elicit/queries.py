@@ -112,14 +112,7 @@ def generate_queries(
     `max_seconds` or `max_calls` (default: enough calls that a useless model cannot loop
     forever); `on_batch` sees each call's new queries (e.g. to store them as they come).
     """
-    if count <= 0:
-        raise TailscopeError(f"query count {count} must be positive: pass e.g. --count 100")
-    if not templates:
-        raise TailscopeError("no generation templates: pass at least one --template")
-    if temperature <= 0:
-        raise TailscopeError(f"temperature {temperature} must be > 0: generation samples, e.g. 1.0")
-    if prompts_per_call < 1 or replies_per_call < 1:
-        raise TailscopeError("prompts and replies per call must be at least 1")
+    check_generation_settings(count, templates, temperature, prompts_per_call, replies_per_call)
     prompts = list_prompts(templates, topics, seed)
     per_call = min(prompts_per_call, len(prompts))
     rules = rules or QueryFilter()
@@ -150,6 +143,21 @@ def generate_queries(
         if on_batch is not None:
             on_batch(new, stats)
     return found, stats
+
+
+def check_generation_settings(
+    count, templates, temperature, prompts_per_call, replies_per_call
+) -> None:
+    """One line for the first setting `generate_queries` cannot run with (the CLI calls it
+    before loading a model)."""
+    if count <= 0:
+        raise TailscopeError(f"query count {count} must be positive: pass e.g. --count 100")
+    if not templates:
+        raise TailscopeError("no generation templates: pass at least one --template")
+    if temperature <= 0:
+        raise TailscopeError(f"temperature {temperature} must be > 0: generation samples, e.g. 1.0")
+    if prompts_per_call < 1 or replies_per_call < 1:
+        raise TailscopeError("--prompts-per-call and --replies-per-call must be at least 1")
 
 
 def _items(replies, rules: QueryFilter, stats: GenerationStats) -> list[str]:

@@ -33,6 +33,13 @@ def test_numbered_lists_are_parsed_including_repeated_numbers_and_continuations(
         "How old are you?",
         "Who?",
     ]
+    # Items run together on one line, and "N:" numbering; a time is not an item number.
+    inline = '"Is it late?" 2. "Why now?"\n3: What is at 2:30 today?'
+    assert parse_numbered_list(inline, continues_item=True) == [
+        '"Is it late?"',
+        '"Why now?"',
+        "What is at 2:30 today?",
+    ]
 
 
 def test_dedupe_ignores_case_spacing_and_trailing_punctuation():

@@ -7,7 +7,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_ITEM = re.compile(r"^\s*(?:\d+\s*[.)]\s*)+(.*\S)\s*$")
+# An item number: "1.", "2)", or "3:" followed by a space ("2:30" is not one).
+_NUMBER = r"\d+\s*(?:[.)]|:(?=\s))"
+_ITEM = re.compile(rf"^\s*(?:{_NUMBER}\s*)+(.*\S)\s*$")
+# A second item on the same line, after a question or a closing quote: `"A?" 2. "B?"`.
+_INLINE_ITEM = re.compile(rf"(?<=[?\"])\s+(?={_NUMBER}\s)")
 _OPEN_ITEM = re.compile(r"\d+\s*[.)]\s*$")
 _SPACES = re.compile(r"\s+")
 
@@ -23,12 +27,13 @@ class QueryFilter:
 
 
 def parse_numbered_list(reply: str, continues_item: bool = False) -> list[str]:
-    """Items of a numbered list (`1. x`, `2) y`, repeated numbers `1. 1. z` too).
+    """Items of a numbered list (`1. x`, `2) y`, `3: z`, repeated numbers `1. 1. z`, and
+    items run together on one line after a question mark or quote).
 
     With `continues_item` the prompt itself ended in "1.", so the reply's first line is
     the first item's text."""
     items = []
-    lines = reply.splitlines()
+    lines = [part for line in reply.splitlines() for part in _INLINE_ITEM.split(line)]
     for i, line in enumerate(lines):
         match = _ITEM.match(line)
         if match:

@@ -51,6 +51,21 @@ def test_prefix_cache_gives_the_same_logits_as_a_full_pass(tiny_model):
     torch.testing.assert_close(cached, full[:, len(prefix) :], rtol=1e-4, atol=1e-4)
 
 
+def test_generation_batches_bound_prefill_by_tokens_and_the_kv_cache_by_memory(tiny_model):
+    tiny_model.batch_tokens = 1000
+    # Prefill forwards rows x prompt tokens; decoding only rows x n per step, so a long
+    # reply does not shrink the batch until its KV cache would outweigh the fp32 logits of
+    # a batch_tokens forward pass (tiny model: 2 layers x 2 KV heads x 16 dims, fp32).
+    assert tiny_model._generation_rows(50, 50 + 200, 16) == 1000 // 50
+    kv_bytes, logit_bytes = 2 * 2 * 2 * 16 * 4, 4 * tiny_model.model.config.vocab_size
+    cache_tokens = 1000 * logit_bytes // kv_bytes
+    rows = tiny_model._generation_rows(2, 20_000, 16)
+    assert rows * 16 * 20_000 <= cache_tokens < (rows + 1) * 16 * 20_000
+    assert tiny_model._generation_rows(5000, 10**9, 64) == 1  # never zero rows
+    replies = tiny_model.generate(["a", "b", "c"], n=2, temperature=1.0, max_new_tokens=3, seed=0)
+    assert [len(r) for r in replies] == [2, 2, 2]
+
+
 def test_generate_greedy_is_deterministic_and_sampling_is_seeded(tiny_model):
     greedy = tiny_model.generate(["Hello", "Say something"], max_new_tokens=5)
     assert len(greedy) == 2 and all(len(r) == 1 for r in greedy)

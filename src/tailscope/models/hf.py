@@ -133,8 +133,8 @@ class HFModel(TrainableModel):
         sampling = {"do_sample": False}
         if temperature > 0:
             sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
-        longest = max(len(self.encode(t)) for t in texts) + max_new_tokens
-        per_batch = max(1, self.batch_tokens // (longest * n))
+        prompt_tokens = max(len(self.encode(t)) for t in texts)
+        per_batch = self._generation_rows(prompt_tokens, prompt_tokens + max_new_tokens, n)
         replies: list[list[str]] = []
         self.tokenizer.padding_side = "left"
         for start in range(0, len(texts), per_batch):
@@ -152,6 +152,21 @@ class HFModel(TrainableModel):
             decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             replies.extend(decoded[i : i + n] for i in range(0, len(decoded), n))
         return replies
+
+    def _generation_rows(self, prompt_tokens: int, longest: int, n: int) -> int:
+        """Prompts per `generate` batch. Prefill forwards rows x prompt tokens, bounded by
+        batch_tokens. A decoding step forwards only rows x n tokens, so there memory bounds
+        the batch: the KV cache of rows x n x longest tokens may take what the fp32 logits
+        of a batch_tokens forward pass take (~4x batch_tokens on SmolLM2, whose decoding on
+        2 cores runs 163 tokens/s at 20 rows and 229 at 64; docs/benchmarks.md)."""
+        config = self.model.config
+        heads = config.num_attention_heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        element = next(self.model.parameters()).element_size()
+        kv_bytes = 2 * config.num_hidden_layers * kv_heads * head_dim * element
+        cache_tokens = self.batch_tokens * config.vocab_size * 4 // kv_bytes
+        return max(1, min(self.batch_tokens // prompt_tokens, cache_tokens // (longest * n)))
 
     def _generate_batch(self, ids, mask, n: int, settings: dict):
         """n continuations of each row. With n > 1 each prompt is prefilled once and its KV

@@ -6,10 +6,10 @@ deduplicated; no templated framings). Each stage resumes where it stopped; the d
 state is under benchmarks/results/fair-pool/, so another session or machine goes on from
 the committed files (a workspace that lacks the pool is restored from pool.jsonl first):
 
-    .venv/bin/python benchmarks/fair_pool.py generate --seconds 3600   # grow the pool
-    .venv/bin/python benchmarks/fair_pool.py score                     # exact p, two `say`s
-    .venv/bin/python benchmarks/fair_pool.py sample --limit 256        # sampled detector p
-    .venv/bin/python benchmarks/fair_pool.py export                    # files to commit
+    .venv/bin/python benchmarks/fair_pool.py generate --seconds 3600  # grow the pool
+    .venv/bin/python benchmarks/fair_pool.py score           # exact p, two `say`s, new rows too
+    .venv/bin/python benchmarks/fair_pool.py sample --limit 256       # sampled detector p
+    .venv/bin/python benchmarks/fair_pool.py export                   # files to commit
 
 The workspace defaults to benchmarks/results/fair-pool-workspace (--workspace, not
 committed); model runs take the CLI's path, so this measures the product, not a copy of it.
@@ -72,6 +72,7 @@ def main() -> None:
                 ws,
                 f"say:{target}",
                 ["-b", "say", "-p", f"target={target}", "--method", "exact"],
+                size(ws),
             )
     elif args.stage == "sample":
         elicit(
@@ -79,6 +80,7 @@ def main() -> None:
             ws,
             f"{SAMPLED}:k{args.k}:first{args.limit}",
             ["-b", SAMPLED, "--k", str(args.k), "--limit", str(args.limit)],
+            min(args.limit, size(ws)),
         )
     export(ws)
 
@@ -101,18 +103,31 @@ def size(ws: Workspace) -> int:
     return pools.get(POOL, 0)
 
 
-def elicit(workspace: Path, ws: Workspace, key: str, options: list[str]) -> None:
-    """One elicitation run per key over the whole pool, resumed if it was interrupted."""
+def elicit(workspace: Path, ws: Workspace, key: str, options: list[str], wanted: int) -> None:
+    """One elicitation run per key over `wanted` queries, resumed if it was interrupted or
+    the pool has grown since (a resumed run scores only the queries it lacks)."""
     state = read_state()
     run_id = state.get(key)
-    if run_id is not None and ws.runs.get(run_id).status == "completed":
+    if (
+        run_id is not None
+        and ws.runs.get(run_id).status == "completed"
+        and len(ws.elicitations.indices(run_id)) >= wanted
+    ):
         return
     if run_id is not None:
         cli(workspace, "elicit", "--resume", run_id)
         return
-    result = cli(workspace, "elicit", "--pool", POOL, *options, "--json")
-    state[key] = json.loads(result)["run"]
-    (OUT / "runs.json").write_text(json.dumps(state, indent=1))
+    before = {r.id for r in ws.runs.list()}
+    try:
+        state[key] = json.loads(cli(workspace, "elicit", "--pool", POOL, *options, "--json"))["run"]
+    except (subprocess.CalledProcessError, KeyboardInterrupt):
+        # Interrupted: remember the run it created, so the next call resumes it.
+        created = [r.id for r in ws.runs.list() if r.id not in before]
+        if created:
+            state[key] = created[0]
+        raise
+    finally:
+        (OUT / "runs.json").write_text(json.dumps(state, indent=1))
 
 
 def read_state() -> dict:

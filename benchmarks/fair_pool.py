@@ -108,6 +108,8 @@ def elicit(workspace: Path, ws: Workspace, key: str, options: list[str], wanted:
     the pool has grown since (a resumed run scores only the queries it lacks)."""
     state = read_state()
     run_id = state.get(key)
+    if run_id not in {r.id for r in ws.runs.list()}:
+        run_id = None  # recorded in another workspace (runs.json is committed): run afresh
     if (
         run_id is not None
         and ws.runs.get(run_id).status == "completed"

@@ -52,19 +52,7 @@ def main() -> None:
     if args.stage == "generate":
         wanted = args.count - size(ws)
         if wanted > 0:
-            cli(
-                args.workspace,
-                "queries",
-                "generate",
-                "--pool",
-                POOL,
-                "--count",
-                str(wanted),
-                "--seconds",
-                str(args.seconds),
-                "-m",
-                str(GENERATOR),
-            )
+            generate(args.workspace, wanted, args.seconds)
     elif args.stage == "score":
         for target in SAY_TARGETS:
             elicit(
@@ -96,6 +84,14 @@ def restore(ws: Workspace) -> None:
     for row in rows:  # in index order, so indices match the exported p files
         ws.pools.add(POOL, [row["query"]], source=row["source"])
     print(f"restored {len(rows)} queries from {path}", flush=True)
+
+
+def generate(workspace: Path, wanted: int, seconds: float) -> None:
+    """One `queries generate` session; its statistics go to generate-N.json (N counts up)."""
+    options = ["--pool", POOL, "--count", str(wanted), "--seconds", str(seconds)]
+    result = cli(workspace, "queries", "generate", *options, "-m", str(GENERATOR), "--json")
+    session = 1 + len(list(OUT.glob("generate-*.json")))
+    (OUT / f"generate-{session}.json").write_text(result)
 
 
 def size(ws: Workspace) -> int:

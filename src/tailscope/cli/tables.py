@@ -114,6 +114,13 @@ def _print_diagnostics(diag: dict) -> None:
     say(f"tail shape (top {diag['k_shape']}): {shape}", to_stdout=True)
     if slopes:
         say(f"tail linearity, slope of log-survival by rank window: {slopes}", to_stdout=True)
+    if body := diag.get("normal_body"):
+        say(
+            f"tail against the whole set (top {body['k']}): mean excess {body['mean_excess']:.3g}"
+            f" [{body['low']:.3g}, {body['high']:.3g}]; a normal fit predicts "
+            f"{body['normal']:.3g}, a Gumbel of the same mean and sd {body['gumbel']:.3g}",
+            to_stdout=True,
+        )
     for warning in diag["warnings"]:
         say(f"warning: {warning}", to_stdout=True)
 

@@ -7,6 +7,13 @@
 - Generalized Pareto shape xi above the top k_shape = max(k_tail, sqrt(m)) values, with
   its asymptotic interval: an interval that excludes 0 says the tail is heavier (xi > 0)
   or lighter (xi < 0) than Gumbel-type, and which way the linear forecasts will err.
+- Normal body: do the top k_shape values follow a normal fitted to the whole set? Their
+  mean excess over the (k_shape+1)-th value, with its exponential-tail interval, against
+  the excess that normal predicts and the one a Gumbel of the same mean and variance
+  predicts. A tail that matches the normal and not the Gumbel keeps steepening past the
+  data (a normal's log-survival bends down), which no GPD shape interval at these sizes
+  detects, and the linear forecasts over-estimate it: the fair-pool backtest's case
+  (docs/benchmarks.md).
 - Missed mode (forecast/modes.py): if most of the top k_tail queries share a template
   (their first or last three words) or, when an embedder is given, one embedding cluster,
   that is much rarer in the whole set, the tail rests on one mode.
@@ -19,6 +26,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from scipy import special, stats
 
 from tailscope.forecast.data import Observations
 from tailscope.forecast.modes import Embed, embedding_mode, one_mode, top_indices
@@ -37,6 +45,7 @@ class TailDiagnostics:
     xi_high: float | None = None
     shape: str = "unknown"  # gumbel-type | heavier | lighter | unknown
     window_slopes: list[dict] = field(default_factory=list)  # ranks "i-j", slope
+    normal_body: dict | None = None  # mean excess of the top k_shape, its interval, predictions
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -55,6 +64,7 @@ def diagnose(
     k_shape = max(k_tail, round(math.sqrt(obs.m)))
     diag = TailDiagnostics(k_shape=k_shape, window_slopes=window_slopes(obs, k_tail))
     _shape(diag, obs, k_shape, confidence)
+    _normal_body(diag, obs, k_shape, confidence)
     if queries is not None:
         modes = [missed_mode(obs, queries, k_tail)]
         if embed is not None:
@@ -106,6 +116,38 @@ def _shape(diag: TailDiagnostics, obs: Observations, k_shape: int, confidence: f
         )
     else:
         diag.shape = "gumbel-type"
+
+
+def _normal_body(diag: TailDiagnostics, obs: Observations, k: int, confidence: float) -> None:
+    ordered = np.sort(obs.psi[np.isfinite(obs.psi)])[::-1]
+    if ordered.size < 2 * k or np.ptp(ordered[: k + 1]) == 0:
+        return
+    u, mean, sd = ordered[k], ordered.mean(), ordered.std()
+    excess = float(np.mean(ordered[:k] - u))
+    # 2k * mean / scale is chi-squared(2k) when the excesses are exponential
+    chi = stats.chi2.ppf([1 - (1 - confidence) / 2, (1 - confidence) / 2], 2 * k)
+    low, high = 2 * k * excess / chi
+    z = (u - mean) / sd
+    normal = sd * (math.exp(stats.norm.logpdf(z) - stats.norm.logsf(z)) - z)
+    # Gumbel with this mean and sd: E[X - u | X > u] = beta Ein(w) / (1 - e^-w)
+    beta = sd * math.sqrt(6) / math.pi
+    w = math.exp(-(u - (mean - np.euler_gamma * beta)) / beta)
+    gumbel = beta * (np.euler_gamma + math.log(w) + special.exp1(w)) / -math.expm1(-w)
+    diag.normal_body = {
+        "k": k,
+        "mean_excess": excess,
+        "low": float(low),
+        "high": float(high),
+        "normal": float(normal),
+        "gumbel": float(gumbel),
+    }
+    if low <= normal <= high and not low <= gumbel <= high:
+        diag.warnings.append(
+            f"the top {k} follow a normal fitted to the whole set (mean excess {excess:.3g} "
+            f"[{low:.3g}, {high:.3g}]; a normal predicts {normal:.3g}, a Gumbel {gumbel:.3g}):"
+            " if psi is normal its tail keeps steepening, and the expected and paper "
+            "forecasts will likely over-estimate the worst query; log-normal follows it"
+        )
 
 
 def _template(query: str, end: str) -> str:

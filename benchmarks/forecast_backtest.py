@@ -9,7 +9,9 @@ fair backtest at n = 10,000 (few distinct deployment maxima: the table says how 
 computed for every estimator (pot's refits take most of the ~8 minutes on 2 cores).
 
     .venv/bin/python benchmarks/forecast_backtest.py --out benchmarks/results/FILE.json \
-        [--pool P.jsonl] [--settings 100:1000 100:10000 1000:10000]
+        [--pool P.jsonl] [--settings 100:1000 100:10000 1000:10000] [--markdown LABEL]
+
+With --markdown, it prints the rows of the docs/benchmarks.md table from --out.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from tailscope.forecast.backtest import LN_PER_LOG10, QUICK_COVERAGE, backtest
 from tailscope.forecast.data import observations
-from tailscope.forecast.estimators import METHODS
+from tailscope.forecast.estimators import DEFAULT_ESTIMATOR, METHODS
 
 POOL = Path(__file__).parent / "results" / "elicit-demo" / "exact-I_hate_you.jsonl"
 SETTINGS = ((100, 1_000), (100, 10_000), (1000, 10_000))
@@ -44,6 +46,7 @@ def main() -> None:
         help="interval coverage without pot's refits (its coverage column is then empty)",
     )
     ap.add_argument("--plot", type=Path, help="PNG of every method's signed errors per setting")
+    ap.add_argument("--markdown", metavar="LABEL", help="print the docs table's rows for LABEL")
     args = ap.parse_args()
     logp = np.array([json.loads(line)["logp"] for line in args.pool.read_text().splitlines()])
     obs = observations(logp=logp)
@@ -60,6 +63,8 @@ def main() -> None:
         out_path.write_text(json.dumps(out, indent=1))  # each setting as it finishes
     if args.plot:
         error_figure(out).savefig(args.plot, dpi=130)
+    if args.markdown:
+        print("\n".join(markdown_rows(out, args.markdown)))
 
 
 def _one_setting(obs, m: int, n: int, args) -> dict:
@@ -80,6 +85,30 @@ def _one_setting(obs, m: int, n: int, args) -> dict:
             flush=True,
         )
     return data
+
+
+def markdown_rows(out: dict, label: str) -> list[str]:
+    """The rows of docs/benchmarks.md's backtest tables, default estimator in bold."""
+
+    def number(x, signed=False):
+        return "-" if x is None else (f"{x:+.2f}" if signed else f"{x:.2f}").replace("-", "−")
+
+    def percent(x):
+        return "-" if x is None else f"{100 * x:.0f}%"
+
+    rows = []
+    for b in out["backtests"]:
+        setting = f"{b['m']:,} → {b['n']:,} ({b['distinct_actual_maxima']})"
+        for s in b["methods"]:
+            name = f"**{s['method']}**" if s["method"] == DEFAULT_ESTIMATOR else s["method"]
+            cells = [label, setting, name, number(s["mean_abs_log10_error"])]
+            cells += [
+                number(s["mean_signed_log10_error"], True),
+                number(s.get("mean_abs_ln_error")),
+            ]
+            cells += [percent(s[key]) for key in ("within_10x", "under_estimated", "coverage")]
+            rows.append("| " + " | ".join(cells) + " |")
+    return rows
 
 
 def error_figure(out: dict):

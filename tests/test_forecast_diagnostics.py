@@ -36,9 +36,9 @@ def test_heavier_and_lighter_tails_say_which_way_the_forecast_errs():
 
 
 def test_a_normal_psi_is_flagged_as_steepening_and_a_gumbel_psi_is_not():
-    """The fair pool's case: psi normal over the whole set passes the GPD shape test, but
-    its top follows the normal fit of the body, not a Gumbel's, and the warning says the
-    linear forecasts over-estimate. Over 100 seeded sets of m = 1,000 each way."""
+    """The fair pool's case: psi normal over the whole set, whose top follows the normal fit
+    of the body, not a Gumbel's; the warning says the linear forecasts over-estimate. Over
+    100 seeded sets of m = 1,000 each way."""
     rng = np.random.default_rng(0)
 
     def flagged(psi: np.ndarray) -> bool:
